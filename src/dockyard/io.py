@@ -1,0 +1,60 @@
+"""Small, atomic file helpers shared by the stages (Parquet tables and JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dockyard.errors import DataError
+
+
+def _atomic_target(path: str | Path) -> tuple[Path, str]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would make outputs unreadable to the team
+    return path, tmp
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> None:
+    path, tmp = _atomic_target(path)
+    try:
+        table.to_parquet(tmp, index=False, engine="pyarrow")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def read_table(path: str | Path, produced_by: str = "an earlier stage") -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"Expected the table {path} (written by {produced_by}), but it does not exist. "
+            "Run `dvc repro` so the stages run in order, or `dvc pull` to fetch it."
+        )
+    return pd.read_parquet(path, engine="pyarrow")
+
+
+def write_json(data: Any, path: str | Path) -> None:
+    path, tmp = _atomic_target(path)
+    try:
+        Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

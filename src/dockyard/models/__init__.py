@@ -1,0 +1,1 @@
+"""Models: plain nn.Module networks (nets), the Lightning module and batching (training)."""
