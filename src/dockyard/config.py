@@ -86,7 +86,7 @@ class TrainerConfig:
 @dataclass
 class SplitConfig:
     val_fraction: float = 0.15
-    test_fraction: float = 0.15
+    test_fraction: float = 0.2
     stratify: bool = True
 
 
@@ -94,14 +94,14 @@ class SplitConfig:
 class EarlyStoppingConfig:
     monitor: str = "val/loss"
     mode: str = "min"
-    patience: int = 6
+    patience: int = 10
     min_delta: float = 0.0
 
 
 @dataclass
 class TrainConfig:
-    lr: float = 3e-3
-    epochs: int = 40
+    lr: float = 1e-3
+    epochs: int = 50
     batch_size: int = 64
     weight_decay: float = 0.0
     optimizer: dict[str, Any] = field(

@@ -41,10 +41,15 @@ def read_table(path: str | Path, produced_by: str = "an earlier stage") -> pd.Da
     return pd.read_parquet(path, engine="pyarrow")
 
 
-def write_json(data: Any, path: str | Path) -> None:
+def write_json(data: Any, path: str | Path, *, indent: int | None = 2) -> None:
+    """Write JSON atomically; indent=None writes one record per line (for long plot data)."""
     path, tmp = _atomic_target(path)
+    if indent is None and isinstance(data, list):
+        text = "[\n" + ",\n".join(json.dumps(row) for row in data) + "\n]\n"
+    else:
+        text = json.dumps(data, indent=indent) + "\n"
     try:
-        Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        Path(tmp).write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -32,7 +32,7 @@ def table_to_arrays(
 ) -> tuple[np.ndarray, np.ndarray, list[Any], list[str]]:
     """Features as float32, labels as class indices (classes sorted, from train if not given)."""
     features = [c for c in table.columns if c != target]
-    x = table[features].to_numpy(dtype=np.float32)
+    x = table[features].to_numpy(dtype=np.float32, copy=True)
     values = table[target].to_numpy()
     if classes is None:
         classes = sorted(pd.unique(values).tolist())
@@ -61,6 +61,7 @@ def fit(cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame, log_dir: str) -
     from dockyard.models.nets import build_model
 
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
     stopping = cfg.train.early_stopping
     if stopping.monitor not in MONITORS:
         raise ConfigError(
@@ -123,7 +124,7 @@ def fit(cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame, log_dir: str) -
         trainer.fit(module, train_loader, val_loader)
         best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(best["state_dict"])
-        best_epoch = int(best.get("epoch", trainer.current_epoch))
+        best_epoch = int(best.get("epoch", trainer.current_epoch - 1)) + 1  # 1-based
         best_score = float(checkpoint.best_model_score)
         device = describe_device(trainer)
         epochs_run = int(trainer.current_epoch)
@@ -168,7 +169,7 @@ def main() -> None:
     training = card["training"]
     print(
         f"train: best {training['monitor']} {training['best_score']:.4f} at epoch "
-        f"{training['best_epoch']} of {training['epochs_run'] + 1} -> {MODEL_DIR}/"
+        f"{training['best_epoch']} of {training['epochs_run']} -> {MODEL_DIR}/"
     )
 
 

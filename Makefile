@@ -1,0 +1,51 @@
+# dockyard: `make repro` runs the pipeline, `make test` runs the test suite.
+# Both create .venv on first use. The torch build is chosen before anything else is
+# installed, because an unpinned torch can pull a multi-GB CUDA build onto a CPU machine:
+#   CPU (default)  make repro
+#   GPU            make repro TORCH="torch==2.13.0" TORCH_PIP_ARGS="--index-url <your CUDA wheel index>"
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+RUN := PATH="$(CURDIR)/$(BIN):$$PATH"
+
+.PHONY: repro test lint check clean-venv help
+
+help:
+	@echo "make repro   install into $(VENV) if needed, then dvc repro"
+	@echo "make test    install into $(VENV) with the dev extra if needed, then run the tests"
+	@echo "make lint    ruff check"
+	@echo "make check   lint, params.yaml freshness, tests (what CI runs)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(BIN)/python
+	$(PIP) install $(TORCH_PIP_ARGS) "$(TORCH)"
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+repro: $(VENV)/.installed
+	$(RUN) dvc repro
+
+test: $(VENV)/.installed-dev
+	$(RUN) python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(RUN) ruff check src tests
+
+check: lint
+	$(RUN) dockyard compose --check
+	$(MAKE) test
+
+clean-venv:
+	rm -rf $(VENV)
