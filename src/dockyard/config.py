@@ -240,7 +240,9 @@ def to_yaml(cfg: DictConfig) -> str:
 def compose_params(overrides: list[str] | None = None, root: str | Path = ".") -> str:
     """Compose, validate and render params.yaml's text (nothing is written)."""
     cfg = compose(overrides, root)
-    validate(cfg, source="conf/ composed with " + (" ".join(overrides) if overrides else "no overrides"))
+    validate(
+        cfg, source="conf/ composed with " + (" ".join(overrides) if overrides else "no overrides")
+    )
     return to_yaml(cfg)
 
 

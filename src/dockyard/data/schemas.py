@@ -83,7 +83,11 @@ def format_failures(failures: pd.DataFrame, where: str, fix_in: str) -> str:
                 examples.append(f"{value}")
             else:
                 examples.append(f"row {int(index)}: {value}")
-        more = f" (+{len(group) - _EXAMPLES_PER_CHECK} more)" if len(group) > _EXAMPLES_PER_CHECK else ""
+        more = (
+            f" (+{len(group) - _EXAMPLES_PER_CHECK} more)"
+            if len(group) > _EXAMPLES_PER_CHECK
+            else ""
+        )
         rows.append((column, check, str(len(group)), ", ".join(examples) + more))
     header = ("column", "check", "failures", "examples")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]

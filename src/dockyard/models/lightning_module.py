@@ -41,6 +41,4 @@ class Classifier(pl.LightningModule):
         self.log("val/accuracy", accuracy, on_epoch=True, batch_size=len(y))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(
-            self.parameters(), lr=self.lr, weight_decay=self.weight_decay
-        )
+        return self.optimizer_factory(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

@@ -74,7 +74,11 @@ class SmallCNN(nn.Module):
         blocks: list[nn.Module] = []
         width = shape[0]
         for size in channels:
-            blocks += [nn.Conv2d(width, size, kernel_size=3, padding=1), nn.BatchNorm2d(size), nn.ReLU()]
+            blocks += [
+                nn.Conv2d(width, size, kernel_size=3, padding=1),
+                nn.BatchNorm2d(size),
+                nn.ReLU(),
+            ]
             width = size
         self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(2))
         self.head = nn.Sequential(

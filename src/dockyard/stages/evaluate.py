@@ -18,7 +18,7 @@ import pandas as pd
 from dockyard.errors import DataError, exit_on_user_error
 from dockyard.io import read_table, write_json
 from dockyard.metrics import classification_metrics, pr_points, roc_points
-from dockyard.paths import MODEL_CARD, MODEL_WEIGHTS, METRICS_FILE, PLOTS_DIR, split_path
+from dockyard.paths import METRICS_FILE, MODEL_CARD, MODEL_WEIGHTS, PLOTS_DIR, split_path
 
 
 def load_model(card_path: str = MODEL_CARD, weights_path: str = MODEL_WEIGHTS) -> tuple[Any, dict]:
@@ -86,7 +86,10 @@ def plot_rows(y_true: np.ndarray, proba: np.ndarray, classes: list[Any]) -> dict
     def rows(points: dict[str, np.ndarray]) -> list[dict]:
         keys = list(points)
         return [
-            {k: (round(float(v), 6) if np.isfinite(v) else None) for k, v in zip(keys, values, strict=True)}
+            {
+                k: (round(float(v), 6) if np.isfinite(v) else None)
+                for k, v in zip(keys, values, strict=True)
+            }
             for values in zip(*points.values(), strict=True)
         ]
 

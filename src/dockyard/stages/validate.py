@@ -15,9 +15,10 @@ def main() -> None:
     table = read_table(RAW_TABLE, produced_by="the ingest stage")
     fix_in = f"conf/data/{cfg.data.name}.yaml (data.schema)"
     if cfg.data.target not in table.columns:
+        shown = ", ".join(map(str, table.columns[:20])) + (" ..." if table.shape[1] > 20 else "")
         raise ValidationFailed(
             f"{RAW_TABLE} has no target column {cfg.data.target!r} (data.target). Its columns "
-            f"are: {', '.join(map(str, table.columns[:20]))}{' ...' if table.shape[1] > 20 else ''}. "
+            f"are: {shown}. "
             f"Fix data.target in conf/data/{cfg.data.name}.yaml or the data."
         )
     report = validate_table(table, cfg.data.schema, where=RAW_TABLE, fix_in=fix_in)

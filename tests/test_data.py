@@ -1,0 +1,142 @@
+"""ingest, validate and split as pure functions on small in-memory tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from dockyard.data.schemas import validate_table
+from dockyard.errors import DataError, ValidationFailed
+from dockyard.stages.ingest import ingest
+from dockyard.stages.split import split_table
+
+from .conftest import ROOT
+
+DIGITS_SCHEMA = OmegaConf.load(ROOT / "conf/data/digits.yaml").schema
+
+
+@pytest.fixture(scope="module")
+def digits() -> pd.DataFrame:
+    return ingest({"_target_": "dockyard.data.sources.sklearn_dataset", "name": "digits"})
+
+
+def test_ingest_bundled_tables(digits: pd.DataFrame) -> None:
+    assert digits.shape == (1797, 65)
+    assert digits["target"].nunique() == 10
+    cancer = ingest({"_target_": "dockyard.data.sources.sklearn_dataset", "name": "breast_cancer"})
+    assert cancer.shape == (569, 31)
+    assert sorted(cancer["target"].unique()) == [0, 1]
+
+
+def test_ingest_refuses_unknown_dataset_and_non_tables() -> None:
+    with pytest.raises(DataError, match="breast_cancer, digits"):
+        ingest({"_target_": "dockyard.data.sources.sklearn_dataset", "name": "mnist"})
+    with pytest.raises(DataError, match="must return a pandas DataFrame"):
+        ingest({"_target_": "builtins.dict"})
+
+
+def test_bundled_schemas_accept_their_data(digits: pd.DataFrame) -> None:
+    assert validate_table(digits, DIGITS_SCHEMA, where="d", fix_in="s")["rows"] == 1797
+    cancer_schema = OmegaConf.load(ROOT / "conf/data/breast_cancer.yaml").schema
+    cancer = ingest({"_target_": "dockyard.data.sources.sklearn_dataset", "name": "breast_cancer"})
+    assert validate_table(cancer, cancer_schema, where="d", fix_in="s")["columns"] == 31
+
+
+def failure_report(table: pd.DataFrame) -> str:
+    with pytest.raises(ValidationFailed) as caught:
+        validate_table(table, DIGITS_SCHEMA, where="data/raw/table.parquet", fix_in="conf/x.yaml")
+    return str(caught.value)
+
+
+def report_row(report: str, column: str) -> str:
+    rows = [line for line in report.splitlines() if line.strip().startswith(column + " ")]
+    assert rows, f"no row for {column} in:\n{report}"
+    return rows[0]
+
+
+def test_nan_is_reported_with_column_row_and_check(digits: pd.DataFrame) -> None:
+    table = digits.copy()
+    table.loc[[4, 9], "pixel_2_3"] = np.nan
+    report = failure_report(table)
+    row = report_row(report, "pixel_2_3")
+    assert "not_nullable" in row and " 2 " in row and "row 4: nan" in row and "row 9: nan" in row
+    assert report.startswith("data/raw/table.parquet failed validation")
+    assert "conf/x.yaml" in report
+
+
+def test_out_of_range_values_are_reported(digits: pd.DataFrame) -> None:
+    table = digits.copy()
+    table.loc[7, "pixel_5_5"] = 17.0
+    table.loc[11, "target"] = 12
+    report = failure_report(table)
+    assert "less_than_or_equal_to(16" in report_row(report, "pixel_5_5")
+    assert "row 7: 17.0" in report_row(report, "pixel_5_5")
+    assert "row 11: 12" in report_row(report, "target")
+    assert "pixel_5_5" in report.splitlines()[0] and "target" in report.splitlines()[0]
+
+
+def test_missing_and_unexpected_columns_are_reported(digits: pd.DataFrame) -> None:
+    table = digits.drop(columns=["target"]).assign(notes="x")
+    report = failure_report(table)
+    assert "missing column" in report_row(report, "target")
+    assert "unexpected column" in report_row(report, "notes")
+
+
+def test_many_failures_are_summarised(digits: pd.DataFrame) -> None:
+    table = digits.copy()
+    table["pixel_0_0"] = -1.0
+    row = report_row(failure_report(table), "pixel_0_0")
+    assert " 1797 " in row and "(+1792 more)" in row
+
+
+# ----------------------------------------------------------------------------- split
+
+
+def test_split_is_stratified_disjoint_and_complete(digits: pd.DataFrame) -> None:
+    table = digits.assign(row_id=np.arange(len(digits)))
+    parts = split_table(table, "target", val_fraction=0.15, test_fraction=0.2, seed=0)
+    ids = [set(parts[name]["row_id"]) for name in ("train", "val", "test")]
+    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+    assert set().union(*ids) == set(range(len(digits)))
+    assert abs(len(parts["test"]) - 0.2 * len(digits)) <= 10
+    overall = digits["target"].value_counts(normalize=True)
+    for part in parts.values():
+        share = part["target"].value_counts(normalize=True)
+        assert np.allclose(share.reindex(overall.index), overall, atol=0.02)
+
+
+def test_split_depends_only_on_seed(digits: pd.DataFrame) -> None:
+    first = split_table(digits, "target", val_fraction=0.15, test_fraction=0.2, seed=3)
+    again = split_table(digits, "target", val_fraction=0.15, test_fraction=0.2, seed=3)
+    other = split_table(digits, "target", val_fraction=0.15, test_fraction=0.2, seed=4)
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], again[name])
+    assert not first["test"].equals(other["test"])
+
+
+def test_split_without_stratification_and_empty_split() -> None:
+    table = pd.DataFrame({"x": np.arange(10.0), "target": [0] * 9 + [1]})
+    parts = split_table(
+        table, "target", val_fraction=0.2, test_fraction=0.2, seed=0, stratify=False
+    )
+    assert [len(parts[n]) for n in ("train", "val", "test")] == [6, 2, 2]
+    with pytest.raises(DataError, match="The val split is empty"):
+        split_table(table.head(3), "target", val_fraction=0.1, test_fraction=0.1, seed=0)
+
+
+def test_light_stages_never_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "import dockyard.stages.ingest, dockyard.stages.validate, dockyard.stages.split\n"
+        "from dockyard.stages.ingest import ingest\n"
+        "ingest({'_target_': 'dockyard.data.sources.sklearn_dataset', 'name': 'digits'})\n"
+        "heavy = [m for m in ('torch', 'pytorch_lightning', 'lightning') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,124 @@
+"""The real pipeline: `dvc repro` / `dvc exp run` in temporary git repositories."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import clone_reproduced, compose, make_project, run
+
+pytestmark = pytest.mark.slow
+
+LIGHT_STAGES = ("ingest", "validate", "split")
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_default_pipeline_trains_digits_mlp(reproduced: Path) -> None:
+    metrics = json.loads((reproduced / "eval/metrics.json").read_text())
+    assert set(metrics) == {"test/accuracy", "test/f1_macro", "test/log_loss", "test/roc_auc"}
+    assert metrics["test/accuracy"] >= 0.95
+    assert metrics["test/roc_auc"] > 0.99
+
+    card = json.loads((reproduced / "models/model.json").read_text())
+    head = run(["git", "rev-parse", "HEAD"], reproduced).stdout.strip()
+    provenance = card["provenance"]
+    assert provenance["git_commit"] == head
+    assert provenance["params_hash"].startswith("sha256:")
+    assert provenance["data"]["data/prepared/train.parquet"] == "sha256:" + sha(
+        reproduced / "data/prepared/train.parquet"
+    )
+    assert {"python", "torch", "pytorch-lightning", "dvc"} <= set(provenance["libraries"])
+    assert provenance["device"]["type"] == "cpu"
+    assert card["classes"] == list(range(10))
+
+    # DVC sees the metrics, and its plot renderer finds every declared plot's data.
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], reproduced).stdout)
+    assert shown[""]["data"]["eval/metrics.json"]["data"] == metrics
+    plots = json.loads(run(["dvc", "plots", "show", "--json"], reproduced).stdout)["data"]
+    assert set(plots) == {
+        "Training loss",
+        "Validation accuracy",
+        "Confusion matrix (test)",
+        "ROC (test)",
+        "Precision-recall (test)",
+    }
+    confusion = plots["Confusion matrix (test)"][0]["content"]["data"]["values"]
+    assert len(confusion) == len(
+        __import__("pandas").read_parquet(reproduced / "data/prepared/test.parquet")
+    )
+
+    # Generated data stays out of git; metrics, params and the lock file are tracked.
+    ignored = run(["git", "check-ignore", "data/raw/table.parquet", "models"], reproduced).stdout
+    assert "data/raw/table.parquet" in ignored and "models" in ignored
+
+
+def test_second_repro_runs_nothing(reproduced: Path, tmp_path: Path) -> None:
+    project = clone_reproduced(reproduced, tmp_path / "p")
+    result = run(["dvc", "repro"], project)
+    assert "Running stage" not in result.stdout
+    assert "Data and pipelines are up to date." in result.stdout
+
+
+def test_param_change_reruns_only_what_reads_it(reproduced: Path, tmp_path: Path) -> None:
+    project = clone_reproduced(reproduced, tmp_path / "p")
+    compose(project, "train.lr=0.002")
+    status = json.loads(run(["dvc", "status", "--json"], project).stdout)
+    assert set(status) == {"train"}  # DVC lists the first stale stage; later ones follow it
+    assert {"changed deps": {"params.yaml": {"train": "modified"}}} in status["train"]
+    ran = run(["dvc", "repro"], project).stdout
+    assert "Running stage 'train'" in ran and "Running stage 'evaluate'" in ran
+    for stage in LIGHT_STAGES:
+        assert f"Stage '{stage}' didn't change, skipping" in ran
+
+
+def test_two_runs_from_scratch_give_identical_results(reproduced: Path, tmp_path: Path) -> None:
+    again = make_project(tmp_path / "again")
+    run(["dvc", "repro"], again)
+    for path in ("eval/metrics.json", "models/model.pt", "data/prepared/test.parquet"):
+        assert (again / path).read_bytes() == (reproduced / path).read_bytes(), path
+
+
+def test_validation_failure_stops_the_pipeline(reproduced: Path, tmp_path: Path) -> None:
+    project = clone_reproduced(reproduced, tmp_path / "p")
+    lock = (project / "dvc.lock").read_bytes()
+    prepared = {p.name: sha(p) for p in (project / "data/prepared").glob("*.parquet")}
+    schema = project / "conf/data/digits.yaml"
+    schema.write_text(schema.read_text().replace("le: 16", "le: 12"))
+    compose(project)
+
+    result = run(["dvc", "repro"], project, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert "data/raw/table.parquet failed validation" in output
+    assert "less_than_or_equal_to(12" in output
+    assert "pixel_" in output and "row " in output
+    assert "Running stage 'split'" not in output
+    assert (project / "dvc.lock").read_bytes() == lock
+    assert {p.name: sha(p) for p in (project / "data/prepared").glob("*.parquet")} == prepared
+
+    # Nothing lost: the committed state comes back exactly.
+    run(["git", "checkout", "--", "conf", "params.yaml"], project)
+    run(["dvc", "checkout"], project)
+    assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout
+
+
+def test_exp_run_composes_hydra_overrides_and_cnn_learns(reproduced: Path, tmp_path: Path) -> None:
+    project = clone_reproduced(reproduced, tmp_path / "p")
+    result = run(["dvc", "exp", "run", "-S", "model=cnn", "-S", "train.epochs=30"], project)
+    assert (
+        "Stage 'split' didn't change" in result.stdout
+        or "Running stage 'split'" not in result.stdout
+    )
+    params = (project / "params.yaml").read_text()
+    assert "_target_: dockyard.models.nets.SmallCNN" in params and "epochs: 30" in params
+    metrics = json.loads((project / "eval/metrics.json").read_text())
+    assert metrics["test/accuracy"] >= 0.95
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    assert len(shown) >= 1
