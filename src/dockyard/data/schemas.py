@@ -96,9 +96,10 @@ def format_failures(failures: pd.DataFrame, where: str, fix_in: str) -> str:
         for row in [header, *rows]
     ]
     columns = sorted({r[0] for r in rows})
+    named = ", ".join(columns[:6]) + (f" and {len(columns) - 6} more" if len(columns) > 6 else "")
     return (
         f"{where} failed validation against the schema in {fix_in}: {len(failures)} failure(s) "
-        f"in column(s) {', '.join(columns)}. Nothing downstream was written. Fix the "
+        f"in column(s) {named}. Nothing downstream was written. Fix the "
         f"data, or the schema if the data is right, then run `dvc repro` again.\n"
         + "\n".join(lines)
     )

@@ -47,6 +47,15 @@ def table_to_arrays(
     return x, y, classes, features
 
 
+def _quiet_lightning() -> None:
+    """Drop Lightning's advertisement for its hosted logger; keep every other message."""
+    import logging
+
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()
+    )
+
+
 def fit(cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame, log_dir: str) -> dict[str, Any]:
     """Train; return the best model's state dict, its card and the trainer's summary."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
@@ -60,6 +69,7 @@ def fit(cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame, log_dir: str) -
     from dockyard.models.lightning_module import Classifier
     from dockyard.models.nets import build_model
 
+    _quiet_lightning()
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
     stopping = cfg.train.early_stopping
