@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 from sklearn.datasets import load_breast_cancer
 
 from dockyard.config import compose, validate
+from dockyard.data.features import fit_transform
 from dockyard.errors import ConfigError
 from dockyard.models.batches import TensorTable, batch_loader
 from dockyard.models.nets import MLP, Linear, SmallCNN, build_model
@@ -40,7 +41,7 @@ def test_cnn_refuses_a_shape_that_does_not_fit() -> None:
 
 def test_user_network_plugs_in_by_target() -> None:
     model = build_model({"_target_": "tests.custom_net.TinyNet", "width": 7}, 30, 2)
-    assert model.net.width == 7
+    assert model.width == 7
     assert model(torch.randn(3, 30)).shape == (3, 2)
 
 
@@ -81,23 +82,45 @@ def small_cfg(*overrides: str):
     return validate(cfg)
 
 
-def test_fit_and_evaluate_in_process(tmp_path, cancer_splits, monkeypatch) -> None:
+def featurized(cfg, splits):
+    transform = fit_transform(
+        splits["train"], target="target", task=cfg.data.task, policy=cfg.featurize
+    )
+    arrays = {
+        name: (transform.features(part), transform.labels(part)) for name, part in splits.items()
+    }
+    return transform, arrays
+
+
+def test_fit_save_load_evaluate_in_process(tmp_path, cancer_splits) -> None:
     """train's and evaluate's functions on a small binary table, without DVC."""
     from dockyard.stages.evaluate import evaluate, load_model
     from dockyard.stages.train import fit
 
-    monkeypatch.chdir(tmp_path)
     cfg = small_cfg("train.epochs=8")
-    result = fit(cfg, cancer_splits["train"], cancer_splits["val"], str(tmp_path / "log"))
-    card = result["card"]
-    assert card["classes"] == [0, 1] and len(card["features"]) == 30
-    assert 1 <= card["training"]["best_epoch"] <= card["training"]["epochs_run"] <= 8
+    transform, arrays = featurized(cfg, cancer_splits)
+    result = fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / "log"))
+    training = result["training"]
+    assert 1 <= training["best_epoch"] <= training["epochs_run"] <= 8
     assert (tmp_path / "log/plots/metrics/val/loss.tsv").is_file()
+    # curves the task does not log still exist (header only), so dvc plots finds them
+    assert (tmp_path / "log/plots/metrics/val/mae.tsv").read_text() == "step\tmae\n"
 
-    torch.save(result["state"], tmp_path / "model.pt")
-    (tmp_path / "model.json").write_text(json.dumps(card))
-    model, loaded = load_model(str(tmp_path / "model.json"), str(tmp_path / "model.pt"))
-    metrics, plots = evaluate(model, loaded, cancer_splits["test"])
+    model_dir = tmp_path / "models"
+    model_dir.mkdir()
+    torch.save(result["state"], model_dir / "model.pt")
+    (model_dir / "transform.json").write_text(transform.to_json())
+    card = {
+        "task": "classification",
+        "features": transform.output_columns,
+        "outputs": 2,
+        "classes": transform.classes,
+        "net": result["net"],
+    }
+    (model_dir / "model.json").write_text(json.dumps(card))
+    net, loaded, loaded_transform = load_model(model_dir)
+    assert loaded_transform == transform
+    metrics, plots = evaluate(net, loaded, loaded_transform, *arrays["test"])
     assert set(metrics) == {"test/accuracy", "test/f1_macro", "test/log_loss", "test/roc_auc"}
     assert metrics["test/accuracy"] > 0.9
     assert metrics["test/roc_auc"] > 0.95
@@ -106,18 +129,48 @@ def test_fit_and_evaluate_in_process(tmp_path, cancer_splits, monkeypatch) -> No
     assert plots["roc"][-1]["fpr"] == 1.0 and plots["roc"][-1]["tpr"] == 1.0
 
 
+def test_regression_trains_with_mse_and_reports_in_target_units(tmp_path) -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    from dockyard.stages.evaluate import evaluate
+    from dockyard.stages.train import fit
+
+    table = load_diabetes(as_frame=True).frame
+    splits = split_table(
+        table, "target", val_fraction=0.15, test_fraction=0.2, seed=0, stratify=False
+    )
+    cfg = small_cfg("data.task=regression", "train.epochs=60", "train.lr=0.01")
+    transform, arrays = featurized(cfg, splits)
+    assert transform.classes is None and transform.target_scale > 1
+    result = fit(cfg, arrays["train"], arrays["val"], 1, str(tmp_path / "log"))
+    net = build_model(result["net"], len(transform.output_columns), 1)
+    net.load_state_dict(result["state"])
+    net.eval()
+    card = {"task": "regression", "features": transform.output_columns}
+    metrics, plots = evaluate(net, card, transform, *arrays["test"])
+    actual = np.array([p["actual"] for p in plots["predictions"]])
+    predicted = np.array([p["predicted"] for p in plots["predictions"]])
+    np.testing.assert_allclose(actual, splits["test"]["target"], atol=1e-4)
+    assert metrics["test/mae"] == pytest.approx(mean_absolute_error(actual, predicted), rel=1e-4)
+    assert metrics["test/r2"] == pytest.approx(r2_score(actual, predicted), abs=1e-4)
+    assert metrics["test/r2"] > 0.3  # the diabetes baseline is ~0.45 for linear models
+
+
 def test_fit_rejects_single_class_and_bad_monitor(cancer_splits) -> None:
     from dockyard.errors import DataError
     from dockyard.stages.train import fit
 
-    one_class = cancer_splits["train"].assign(target=1)
+    cfg = small_cfg()
+    _, arrays = featurized(cfg, cancer_splits)
     with pytest.raises(DataError, match="single class"):
-        fit(small_cfg(), one_class, cancer_splits["val"], "unused")
+        fit(cfg, arrays["train"], arrays["val"], 1, "unused")
     with pytest.raises(ConfigError, match="val/loss, val/accuracy"):
         fit(
             small_cfg("train.early_stopping.monitor=val/f1"),
-            cancer_splits["train"],
-            cancer_splits["val"],
+            arrays["train"],
+            arrays["val"],
+            2,
             "unused",
         )
 
@@ -127,4 +180,3 @@ def test_model_weights_load_without_pickle(tmp_path) -> None:
     torch.save(model.state_dict(), tmp_path / "w.pt")
     state = torch.load(tmp_path / "w.pt", weights_only=True)
     assert set(state) == set(model.state_dict())
-    assert np.allclose(state["standardize.scale"].numpy(), 1.0)

@@ -12,7 +12,7 @@ from .conftest import clone_reproduced, compose, make_project, run
 
 pytestmark = pytest.mark.slow
 
-LIGHT_STAGES = ("ingest", "validate", "split")
+LIGHT_STAGES = ("ingest", "validate", "split", "featurize")
 
 
 def sha(path: Path) -> str:
@@ -30,9 +30,12 @@ def test_default_pipeline_trains_digits_mlp(reproduced: Path) -> None:
     provenance = card["provenance"]
     assert provenance["git_commit"] == head
     assert provenance["params_hash"].startswith("sha256:")
-    assert provenance["data"]["data/prepared/train.parquet"] == "sha256:" + sha(
-        reproduced / "data/prepared/train.parquet"
+    assert provenance["data"]["data/features/train.parquet"] == "sha256:" + sha(
+        reproduced / "data/features/train.parquet"
     )
+    assert (reproduced / "models/transform.json").read_bytes() == (
+        reproduced / "data/features/transform.json"
+    ).read_bytes()
     assert {"python", "torch", "pytorch-lightning", "dvc"} <= set(provenance["libraries"])
     assert provenance["device"]["type"] == "cpu"
     assert card["classes"] == list(range(10))
@@ -43,11 +46,14 @@ def test_default_pipeline_trains_digits_mlp(reproduced: Path) -> None:
     plots = json.loads(run(["dvc", "plots", "show", "--json"], reproduced).stdout)["data"]
     assert set(plots) == {
         "Training loss",
-        "Validation accuracy",
+        "Validation accuracy (classification)",
+        "Validation MAE (regression)",
         "Confusion matrix (test)",
         "ROC (test)",
         "Precision-recall (test)",
+        "Predicted vs actual (test, regression)",
     }
+    assert "errors" not in json.loads(run(["dvc", "plots", "show", "--json"], reproduced).stdout)
     confusion = plots["Confusion matrix (test)"][0]["content"]["data"]["values"]
     assert len(confusion) == len(
         __import__("pandas").read_parquet(reproduced / "data/prepared/test.parquet")

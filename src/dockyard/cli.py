@@ -14,6 +14,7 @@ examples:
   dockyard compose                         write params.yaml from conf/
   dockyard compose model=cnn train.lr=0.01 the same, with Hydra overrides
   dockyard compose --check                 exit 1 if params.yaml is stale (CI, pre-commit)
+  dockyard data add data/x.csv --target y  register your own table (then data=x)
 then run the pipeline with `dvc repro`, or compose and run in one step with
 `dvc exp run -S model=cnn -S train.lr=0.01`.
 """
@@ -47,6 +48,30 @@ def _compose(args: argparse.Namespace) -> int:
     write_params(text, params_path)
     summary = ", ".join(args.overrides) if args.overrides else "no overrides"
     print(f"Wrote {params_path} from conf/ ({summary}). Next: dvc repro")
+    return 0
+
+
+def _data_add(args: argparse.Namespace) -> int:
+    from dockyard.data.register import add_dataset
+
+    result = add_dataset(
+        args.path, args.target, name=args.name, task=args.task, root=args.root, force=args.force
+    )
+    config = result.config_path.relative_to(Path(args.root).resolve()).as_posix()
+    print(
+        f"Registered {result.data_path}: {result.rows:,} rows x {result.columns} columns, "
+        f"tracked by DVC ({result.data_path}.dvc)."
+    )
+    print(f"Task: {result.task} ({result.task_reason}).")
+    print(f"Wrote {config}: source, target and an inferred schema. Review it before training.")
+    for note in result.notes:
+        print(f"Note: {note}.")
+    print("Next:")
+    ignore = (Path(result.data_path).parent / ".gitignore").as_posix()
+    print(f"  git add {config} {result.data_path}.dvc {ignore}")
+    print(f"  git commit -m 'Add {result.name} data'")
+    print(f"  dvc exp run -S data={result.name}")
+    print(f"  (or: dockyard compose data={result.name} && dvc repro)")
     return 0
 
 
@@ -86,6 +111,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--root", default=".", help="project root holding conf/ and params.yaml (default: .)"
     )
     compose.set_defaults(handler=_compose)
+
+    data = commands.add_parser(
+        "data", help="register your own tables", description="Register and version your data."
+    )
+    data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
+    add = data_commands.add_parser(
+        "add",
+        help="put a CSV/Parquet file under DVC and draft conf/data/NAME.yaml with its schema",
+        description="Put a CSV or Parquet file under DVC (`dvc add`), infer a schema draft "
+        "(dtypes, nullable columns, numeric ranges with a margin, categories of low-cardinality "
+        "text, target classes) and write conf/data/NAME.yaml for you to review. Then train "
+        "with `dvc exp run -S data=NAME`.",
+        epilog="example:\n  dockyard data add data/customers.csv --target churn\n"
+        "  dvc exp run -S data=customers",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add.add_argument("path", help="the file, inside the repository (.csv or .parquet)")
+    add.add_argument("--target", required=True, help="the column to predict")
+    add.add_argument("--name", help="dataset name for data=NAME (default: the file's stem)")
+    add.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        help="default: inferred (text or few-integer target -> classification)",
+    )
+    add.add_argument("--force", action="store_true", help="replace an existing conf/data/NAME.yaml")
+    add.add_argument("--root", default=".", help="project root (default: .)")
+    add.set_defaults(handler=_data_add)
     return parser
 
 

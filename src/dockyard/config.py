@@ -31,9 +31,10 @@ PARAMS_FILE = "params.yaml"
 CONFIG_DIR = "conf"
 CONFIG_NAME = "config"
 
-TASKS = ("classification",)
+TASKS = ("classification", "regression")
+LOSSES = ("auto", "cross_entropy", "mse", "l1", "huber")
 MODEL_INPUTS = ("tabular", "image")
-DTYPES = ("float64", "float32", "int64", "int32", "bool", "str", "category")
+DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "bool", "str", "category")
 
 
 @dataclass
@@ -47,6 +48,8 @@ class ColumnSpec:
     isin: list[Any] | None = None
     unique: bool = False
     regex: bool = False
+    # +/-inf in a float column is refused unless allowed here
+    allow_inf: bool = False
 
 
 @dataclass
@@ -59,6 +62,10 @@ class SchemaConfig:
 @dataclass
 class DataConfig:
     name: str = "???"
+    # The file (or folder) ingest reads; dvc.yaml tracks it as a dependency.
+    input: str = "???"
+    # Row count, for generated sources (data=synthetic); None for files and bundled tables.
+    rows: int | None = None
     source: dict[str, Any] = field(default_factory=dict)
     target: str = "target"
     task: str = "classification"
@@ -84,6 +91,15 @@ class TrainerConfig:
 
 
 @dataclass
+class FeaturizeConfig:
+    numeric_impute: str = "median"
+    scale: str = "standard"
+    categorical_impute: str = "missing"
+    encoding: str = "onehot"
+    unknown_category: str = "ignore"
+
+
+@dataclass
 class SplitConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.2
@@ -104,6 +120,7 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 64
     weight_decay: float = 0.0
+    loss: str = "auto"
     optimizer: dict[str, Any] = field(
         default_factory=lambda: {"_target_": "torch.optim.AdamW", "_partial_": True}
     )
@@ -117,6 +134,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
+    featurize: FeaturizeConfig = field(default_factory=FeaturizeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -197,6 +215,25 @@ def _check_values(cfg: DictConfig, source: str) -> None:
     choice("data.task", cfg.data.task, TASKS)
     choice("model.input", cfg.model.input, MODEL_INPUTS)
     choice("train.early_stopping.mode", cfg.train.early_stopping.mode, ("min", "max"))
+    choice("train.loss", cfg.train.loss, LOSSES)
+    if cfg.data.task == "regression" and cfg.train.loss == "cross_entropy":
+        raise ConfigError(
+            f"{source}: train.loss is 'cross_entropy', but data={cfg.data.name} is a regression "
+            "task. Use mse, l1, huber or auto."
+        )
+    if cfg.data.task == "classification" and cfg.train.loss not in ("auto", "cross_entropy"):
+        raise ConfigError(
+            f"{source}: train.loss is {cfg.train.loss!r}, but data={cfg.data.name} is a "
+            "classification task, which trains with cross_entropy (or auto)."
+        )
+    from dockyard.data.features import CATEGORICAL_IMPUTE, ENCODINGS, NUMERIC_IMPUTE, UNKNOWN
+
+    featurize = cfg.featurize
+    choice("featurize.numeric_impute", featurize.numeric_impute, NUMERIC_IMPUTE)
+    choice("featurize.scale", featurize.scale, ("standard", "none"))
+    choice("featurize.categorical_impute", featurize.categorical_impute, CATEGORICAL_IMPUTE)
+    choice("featurize.encoding", featurize.encoding, ENCODINGS)
+    choice("featurize.unknown_category", featurize.unknown_category, UNKNOWN)
     for key in ("data.source", "model.net", "train.optimizer"):
         target = OmegaConf.select(cfg, key + "._target_")
         if not isinstance(target, str) or "." not in target:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,22 @@ def _atomic_target(path: str | Path) -> tuple[Path, str]:
     os.close(fd)
     os.chmod(tmp, 0o644)  # mkstemp's 0600 would make outputs unreadable to the team
     return path, tmp
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[str]:
+    """A temporary path to write to; it replaces `path` only if the block succeeds."""
+    target, tmp = _atomic_target(path)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> None:

@@ -87,14 +87,47 @@ CLASSIFICATION = {
 }
 
 
+def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """1 - residual sum of squares / total sum of squares (0 for a constant predictor)."""
+    total = np.sum((y_true - np.mean(y_true)) ** 2)
+    residual = np.sum((y_true - y_pred) ** 2)
+    if total == 0:
+        return 1.0 if residual == 0 else 0.0
+    return float(1.0 - residual / total)
+
+
+REGRESSION = {
+    m.name: m
+    for m in (
+        Metric("rmse", False, rmse, "root mean squared error, in the target's units"),
+        Metric("mae", False, mae, "mean absolute error, in the target's units"),
+        Metric("r2", True, r2, "coefficient of determination"),
+    )
+}
+ALL_METRICS = {**CLASSIFICATION, **REGRESSION}
+
+
 def higher_is_better(name: str) -> bool | None:
     """Direction of a metric key such as `test/accuracy`; None when dockyard does not know it."""
-    metric = CLASSIFICATION.get(name.rsplit("/", 1)[-1])
+    metric = ALL_METRICS.get(name.rsplit("/", 1)[-1])
     return None if metric is None else metric.higher_is_better
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, prefix: str) -> dict[str, float]:
     return {f"{prefix}/{m.name}": m.compute(y_true, proba) for m in CLASSIFICATION.values()}
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, prefix: str) -> dict[str, float]:
+    y_true, y_pred = y_true.astype(np.float64), y_pred.astype(np.float64)
+    return {f"{prefix}/{m.name}": m.compute(y_true, y_pred) for m in REGRESSION.values()}
 
 
 # ----------------------------------------------------------------------------- curves

@@ -4,7 +4,10 @@ RAW_TABLE = "data/raw/table.parquet"
 VALIDATION_REPORT = "data/validation.json"
 PREPARED_DIR = "data/prepared"
 SPLITS = ("train", "val", "test")
+FEATURES_DIR = "data/features"
+TRANSFORM_FILE = "data/features/transform.json"
 MODEL_DIR = "models"
+MODEL_TRANSFORM = "models/transform.json"
 MODEL_WEIGHTS = "models/model.pt"
 MODEL_CARD = "models/model.json"
 TRAIN_LOG_DIR = "eval/train"
@@ -14,3 +17,7 @@ PLOTS_DIR = "eval/plots"
 
 def split_path(name: str) -> str:
     return f"{PREPARED_DIR}/{name}.parquet"
+
+
+def features_path(name: str) -> str:
+    return f"{FEATURES_DIR}/{name}.parquet"

@@ -6,9 +6,11 @@ as a table a person can read, with counts and a few failing rows per check.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -21,10 +23,19 @@ _TABLE_CHECKS = {
 }
 
 
+NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8")
+
+
+def _finite(series: pd.Series) -> pd.Series:
+    return ~np.isinf(series.astype("float64"))
+
+
 def build_schema(schema_cfg: Mapping[str, Any]) -> pa.DataFrameSchema:
     columns = {}
     for name, spec in schema_cfg["columns"].items():
         checks = []
+        if str(spec.get("dtype", "")).startswith("float") and not spec.get("allow_inf", False):
+            checks.append(pa.Check(_finite, name="finite (no inf)", ignore_na=True))
         if spec.get("ge") is not None:
             checks.append(pa.Check.ge(spec["ge"]))
         if spec.get("le") is not None:
@@ -43,23 +54,72 @@ def build_schema(schema_cfg: Mapping[str, Any]) -> pa.DataFrameSchema:
 
 
 def validate_table(
-    table: pd.DataFrame, schema_cfg: Mapping[str, Any], *, where: str, fix_in: str
+    table: pd.DataFrame,
+    schema_cfg: Mapping[str, Any],
+    *,
+    where: str,
+    fix_in: str,
+    target: str | None = None,
+    task: str = "classification",
 ) -> dict[str, Any]:
     """Validate `table`; return a summary, or raise ValidationFailed with the full report.
 
     `where` names the data (a file), `fix_in` the schema's file, for the message.
     """
     schema = build_schema(schema_cfg)
+    extra = _table_problems(table, schema_cfg, target, task)
     try:
         schema.validate(table, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        raise ValidationFailed(format_failures(errors.failure_cases, where, fix_in)) from None
+        failures = pd.concat([extra, errors.failure_cases], ignore_index=True)
+        raise ValidationFailed(format_failures(failures, where, fix_in)) from None
     except pa.errors.SchemaError as error:  # raised for problems lazy mode cannot collect
         raise ValidationFailed(
             f"{where} does not match the schema in {fix_in}: {error}. Fix the data or the "
             "schema, then run `dvc repro` again."
         ) from None
+    if len(extra):
+        raise ValidationFailed(format_failures(extra, where, fix_in))
     return {"rows": int(len(table)), "columns": int(table.shape[1]), "status": "passed"}
+
+
+def _spec_for(column: str, schema_cfg: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for name, spec in schema_cfg["columns"].items():
+        if re.fullmatch(name, column) if spec.get("regex") else name == column:
+            return spec
+    return None
+
+
+def _table_problems(
+    table: pd.DataFrame, schema_cfg: Mapping[str, Any], target: str | None, task: str
+) -> pd.DataFrame:
+    """Problems pandera reports poorly: text in numeric columns, empty columns, one class."""
+    rows: list[dict[str, Any]] = []
+    for column in table.columns:
+        values = table[column]
+        if len(values) and values.isna().all():
+            rows.append(_problem(column, f"entirely empty (all {len(values)} values missing)"))
+            continue
+        spec = _spec_for(str(column), schema_cfg)
+        if spec is None or spec.get("dtype") not in NUMERIC_DTYPES:
+            continue
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = values[numbers.isna() & values.notna()]
+        for index, value in bad.items():
+            rows.append(_problem(column, f"text in a {spec['dtype']} column", value, index))
+    if target is not None and task == "classification" and target in table.columns:
+        classes = table[target].dropna().unique()
+        if len(classes) == 1:
+            rows.append(
+                _problem(target, "single class (a classifier needs two or more)", classes[0])
+            )
+    return pd.DataFrame(rows, columns=["column", "check", "failure_case", "index"])
+
+
+def _problem(column: Any, check: str, value: Any = "-", index: Any = None) -> dict[str, Any]:
+    return {"column": str(column), "check": check, "failure_case": value, "index": index}
 
 
 def format_failures(failures: pd.DataFrame, where: str, fix_in: str) -> str:
@@ -99,7 +159,7 @@ def format_failures(failures: pd.DataFrame, where: str, fix_in: str) -> str:
     named = ", ".join(columns[:6]) + (f" and {len(columns) - 6} more" if len(columns) > 6 else "")
     return (
         f"{where} failed validation against the schema in {fix_in}: {len(failures)} failure(s) "
-        f"in column(s) {named}. Nothing downstream was written. Fix the "
-        f"data, or the schema if the data is right, then run `dvc repro` again.\n"
-        + "\n".join(lines)
+        f"in column(s) {named}. Rows count from 0 at the first data "
+        "row. Nothing downstream was written. Fix the data, or the schema if the data is right, "
+        "then run `dvc repro` again.\n" + "\n".join(lines)
     )

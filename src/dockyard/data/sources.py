@@ -30,3 +30,75 @@ def sklearn_dataset(name: str) -> pd.DataFrame:
     loader = getattr(sklearn.datasets, _SKLEARN_LOADERS[name])
     frame = loader(as_frame=True).frame
     return frame.reset_index(drop=True)
+
+
+def table_file(path: str, format: str | None = None, delimiter: str = ",") -> pd.DataFrame:
+    """A CSV or Parquet file in the repository (registered by `dockyard data add`)."""
+    from dockyard.data.readers import read_table
+
+    return read_table(path, format=format, delimiter=delimiter)
+
+
+def synthetic(
+    rows: int = 100_000,
+    seed: int = 0,
+    numeric: int = 24,
+    categorical: int = 6,
+    levels: int = 8,
+    positive_rate: float = 0.03,
+    drift: float = 0.0,
+) -> pd.DataFrame:
+    """A seeded, fraud-like table: numeric and categorical features, rare positive class.
+
+    The label comes from a fixed logistic model over a few numeric columns and one
+    category, its intercept calibrated so that about `positive_rate` of rows are positive.
+    `drift` shifts and widens the numeric features (0 = the reference distribution),
+    for monitoring work. Everything is vectorised: memory is the table's own size.
+    """
+    import numpy as np
+
+    if rows < 1 or numeric < 1 or categorical < 0 or levels < 2:
+        raise DataError(
+            f"data.source for synthetic data needs rows >= 1, numeric >= 1, categorical >= 0 "
+            f"and levels >= 2; got rows={rows}, numeric={numeric}, categorical={categorical}, "
+            f"levels={levels}."
+        )
+    if not 0 < positive_rate < 1:
+        raise DataError(f"data.source.positive_rate must be in (0, 1), got {positive_rate}.")
+    rng = np.random.default_rng(seed)
+    weights = np.random.default_rng(12345).normal(size=min(numeric, 6)).astype(np.float32)
+    columns: dict[str, object] = {}
+    logit = np.zeros(rows, dtype=np.float32)
+    for i in range(numeric):
+        values = rng.standard_normal(rows, dtype=np.float32)
+        if drift:
+            values *= np.float32(1 + drift / 2)
+            values += np.float32(drift)
+        if i < len(weights):
+            logit += weights[i] * values
+        columns[f"num_{i}"] = values
+    labels = np.array([f"c{k}" for k in range(levels)])
+    for j in range(categorical):
+        codes = rng.integers(0, levels, size=rows, dtype=np.int8)
+        if j == 0:
+            logit += np.where(codes == 0, np.float32(1.5), np.float32(0.0))
+        columns[f"cat_{j}"] = pd.Categorical.from_codes(codes, categories=labels)
+    logit += np.float32(_calibrated_intercept(logit[:200_000], positive_rate))
+    probability = 1.0 / (1.0 + np.exp(-logit))
+    columns["target"] = (rng.random(rows, dtype=np.float32) < probability).astype(np.int8)
+    return pd.DataFrame(columns)
+
+
+def _calibrated_intercept(logit, rate: float) -> float:
+    """The intercept b with mean(sigmoid(logit + b)) == rate, by bisection on a sample."""
+    import numpy as np
+
+    sample = logit.astype(np.float64)
+    low, high = -30.0, 30.0
+    for _ in range(50):
+        middle = (low + high) / 2
+        if np.mean(1.0 / (1.0 + np.exp(-(sample + middle)))) > rate:
+            high = middle
+        else:
+            low = middle
+    return (low + high) / 2

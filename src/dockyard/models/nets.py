@@ -93,38 +93,10 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x.reshape(-1, *self.image_shape)))
 
 
-class Standardize(nn.Module):
-    """Feature scaling fitted on the training split, stored in the model's state."""
+def build_model(net_cfg: Mapping[str, Any], in_features: int, out_features: int) -> nn.Module:
+    """Instantiate `model.net` (any `_target_`) for the given feature and output widths.
 
-    def __init__(self, in_features: int) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(in_features))
-        self.register_buffer("scale", torch.ones(in_features))
-
-    def fit(self, x: torch.Tensor) -> Standardize:
-        std = x.std(dim=0, unbiased=False)
-        self.mean.copy_(x.mean(dim=0))
-        self.scale.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.scale
-
-
-class TabularModel(nn.Module):
-    """What gets saved: the fitted scaling followed by the configured network."""
-
-    def __init__(self, net: nn.Module, in_features: int) -> None:
-        super().__init__()
-        self.standardize = Standardize(in_features)
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.standardize(x))
-
-
-def build_model(net_cfg: Mapping[str, Any], in_features: int, out_features: int) -> TabularModel:
-    """Instantiate `model.net` (any `_target_`) and wrap it with feature scaling."""
+    Features arrive already imputed, encoded and scaled by the featurize stage."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
@@ -143,4 +115,4 @@ def build_model(net_cfg: Mapping[str, Any], in_features: int, out_features: int)
         raise ConfigError(
             f"model.net._target_ ({target}) must build a torch.nn.Module, got {type(net).__name__}."
         )
-    return TabularModel(net, in_features)
+    return net

@@ -2,8 +2,9 @@
 
 eval/metrics.json holds `test/...` metrics and is committed to git (cache: false in
 dvc.yaml) so `dvc metrics diff REV` works on any revision. eval/plots/ holds the rows
-behind the confusion matrix, ROC and precision-recall plots declared in dvc.yaml
-(for more than two classes the curves are micro-averaged one-vs-rest).
+behind the plots declared in dvc.yaml: for classification the confusion matrix, ROC
+and precision-recall curves (micro-averaged one-vs-rest beyond two classes); for
+regression predicted vs. actual values.
 """
 
 from __future__ import annotations
@@ -13,64 +14,65 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from dockyard.data.features import FeatureTransform
 from dockyard.errors import DataError, exit_on_user_error
-from dockyard.io import read_table, write_json
-from dockyard.metrics import classification_metrics, pr_points, roc_points
-from dockyard.paths import METRICS_FILE, MODEL_CARD, MODEL_WEIGHTS, PLOTS_DIR, split_path
+from dockyard.io import write_json
+from dockyard.metrics import classification_metrics, pr_points, regression_metrics, roc_points
+from dockyard.paths import (
+    METRICS_FILE,
+    MODEL_CARD,
+    MODEL_TRANSFORM,
+    MODEL_WEIGHTS,
+    PLOTS_DIR,
+    features_path,
+)
+from dockyard.stages.train import feature_arrays
+
+PLOT_FILES = ("confusion", "roc", "pr", "predictions")
 
 
-def load_model(card_path: str = MODEL_CARD, weights_path: str = MODEL_WEIGHTS) -> tuple[Any, dict]:
-    """Rebuild the network from its card and load its weights (weights_only: no pickle code)."""
+def load_model(
+    model_dir: str | Path = Path(MODEL_CARD).parent,
+) -> tuple[Any, dict, FeatureTransform]:
+    """Rebuild the network from its card, load its weights (weights_only: no pickled code)
+    and the transform its inputs go through."""
     import torch
 
     from dockyard.models.nets import build_model
 
+    model_dir = Path(model_dir)
+    card_path, weights_path = (
+        model_dir / Path(MODEL_CARD).name,
+        model_dir / Path(MODEL_WEIGHTS).name,
+    )
     for path in (card_path, weights_path):
-        if not Path(path).is_file():
+        if not path.is_file():
             raise DataError(
                 f"Expected the trained model file {path}, but it does not exist. Run "
                 "`dvc repro` (the train stage writes it) or `dvc pull` to fetch it."
             )
-    card = json.loads(Path(card_path).read_text(encoding="utf-8"))
-    model = build_model(card["net"], len(card["features"]), len(card["classes"]))
-    model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
-    model.eval()
-    return model, card
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    net = build_model(card["net"], len(card["features"]), card["outputs"])
+    net.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+    net.eval()
+    transform = FeatureTransform.load(model_dir / Path(MODEL_TRANSFORM).name)
+    return net, card, transform
 
 
-def predict_proba(model: Any, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+def predict(net: Any, x: np.ndarray, task: str, batch_size: int = 65536) -> np.ndarray:
+    """Class probabilities (classification) or scaled predictions (regression), float64."""
     import torch
 
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
-            logits = model(torch.from_numpy(x[start : start + batch_size]))
-            chunks.append(torch.softmax(logits.double(), dim=1).numpy())
-    return np.concatenate(chunks) if chunks else np.zeros((0, 0))
+            out = net(torch.from_numpy(x[start : start + batch_size])).double()
+            chunks.append(torch.softmax(out, dim=1) if task == "classification" else out[:, 0])
+    return torch.cat(chunks).numpy() if chunks else np.zeros((0,))
 
 
-def test_arrays(table: pd.DataFrame, card: dict) -> tuple[np.ndarray, np.ndarray]:
-    missing = [c for c in card["features"] if c not in table.columns]
-    if missing or card["target"] not in table.columns:
-        raise DataError(
-            f"The test table lacks column(s) the model was trained on: "
-            f"{', '.join(missing or [card['target']])}. Re-run the pipeline (`dvc repro`)."
-        )
-    x = table[card["features"]].to_numpy(dtype=np.float32, copy=True)
-    lookup = {value: index for index, value in enumerate(card["classes"])}
-    labels = table[card["target"]].tolist()
-    unknown = sorted({v for v in labels if v not in lookup}, key=str)
-    if unknown:
-        raise DataError(
-            f"The test split holds target values {unknown} the model never saw in training "
-            f"(it knows {card['classes']})."
-        )
-    return x, np.array([lookup[v] for v in labels], dtype=np.int64)
-
-
-def plot_rows(y_true: np.ndarray, proba: np.ndarray, classes: list[Any]) -> dict[str, list[dict]]:
+def classification_plots(y_true: np.ndarray, proba: np.ndarray, classes: list[Any]) -> dict:
     """Rows for DVC's confusion template and for the ROC / PR curves."""
     y_pred = proba.argmax(axis=1)
     names = [str(c) for c in classes]
@@ -82,38 +84,56 @@ def plot_rows(y_true: np.ndarray, proba: np.ndarray, classes: list[Any]) -> dict
     else:  # micro-average: every (row, class) pair is one binary decision
         positive = (y_true[:, None] == np.arange(proba.shape[1])[None, :]).ravel()
         score = proba.ravel()
-
-    def rows(points: dict[str, np.ndarray]) -> list[dict]:
-        keys = list(points)
-        return [
-            {
-                k: (round(float(v), 6) if np.isfinite(v) else None)
-                for k, v in zip(keys, values, strict=True)
-            }
-            for values in zip(*points.values(), strict=True)
-        ]
-
     return {
         "confusion": confusion,
-        "roc": rows(roc_points(positive, score)),
-        "pr": rows(pr_points(positive, score)),
+        "roc": _rows(roc_points(positive, score)),
+        "pr": _rows(pr_points(positive, score)),
     }
 
 
-def evaluate(model: Any, card: dict, table: pd.DataFrame) -> tuple[dict[str, float], dict]:
-    x, y = test_arrays(table, card)
-    proba = predict_proba(model, x)
-    return classification_metrics(y, proba, prefix="test"), plot_rows(y, proba, card["classes"])
+def _rows(points: dict[str, np.ndarray]) -> list[dict]:
+    keys = list(points)
+    return [
+        {
+            k: (round(float(v), 6) if np.isfinite(v) else None)
+            for k, v in zip(keys, row, strict=True)
+        }
+        for row in zip(*points.values(), strict=True)
+    ]
+
+
+def evaluate(
+    net: Any, card: dict, transform: FeatureTransform, x: np.ndarray, y: np.ndarray
+) -> tuple[dict[str, float], dict[str, list[dict]]]:
+    if x.shape[1] != len(card["features"]):
+        raise DataError(
+            f"The test features have {x.shape[1]} columns, the model expects "
+            f"{len(card['features'])}. Re-run the pipeline (`dvc repro`)."
+        )
+    output = predict(net, x, card["task"])
+    if card["task"] == "classification":
+        labels = y.astype(np.int64)
+        return classification_metrics(labels, output, "test"), classification_plots(
+            labels, output, card["classes"]
+        )
+    actual, predicted = transform.decode_target(y), transform.decode_target(output)
+    points = [
+        {"actual": round(float(a), 6), "predicted": round(float(p), 6)}
+        for a, p in zip(actual, predicted, strict=True)
+    ]
+    return regression_metrics(actual, predicted, "test"), {"predictions": points}
 
 
 @exit_on_user_error
 def main() -> None:
-    model, card = load_model()
-    table = read_table(split_path("test"), produced_by="the split stage")
-    metrics, plots = evaluate(model, card, table)
+    net, card, transform = load_model()
+    x, y, _ = feature_arrays(features_path("test"))
+    metrics, plots = evaluate(net, card, transform, x, y)
     write_json(metrics, METRICS_FILE)
-    for name, rows in plots.items():
-        write_json(rows, f"{PLOTS_DIR}/{name}.json", indent=None)
+    # Every plot declared in dvc.yaml gets a file; those that do not apply to the task stay
+    # empty, which `dvc plots` skips quietly instead of reporting a missing file.
+    for name in PLOT_FILES:
+        write_json(plots.get(name, []), f"{PLOTS_DIR}/{name}.json", indent=None)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"evaluate: {shown} -> {METRICS_FILE}")
 

@@ -2,49 +2,50 @@
 
 Outputs: models/model.pt (a plain state dict, loadable with weights_only=True),
 models/model.json (how to rebuild the network, the classes, and what produced it),
+models/transform.json (the featurize transform the model expects its input through),
 and eval/train/ (DVCLive's per-epoch curves, declared as plots in dvc.yaml).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from dockyard.config import load_params, params_hash
+from dockyard.data.features import LABEL, FeatureTransform
 from dockyard.errors import ConfigError, DataError, exit_on_user_error
 from dockyard.io import read_table, write_json
-from dockyard.paths import MODEL_CARD, MODEL_DIR, MODEL_WEIGHTS, TRAIN_LOG_DIR, split_path
+from dockyard.paths import (
+    MODEL_CARD,
+    MODEL_DIR,
+    MODEL_TRANSFORM,
+    MODEL_WEIGHTS,
+    TRAIN_LOG_DIR,
+    TRANSFORM_FILE,
+    features_path,
+)
 from dockyard.provenance import data_hashes, describe_device, git_commit, library_versions
 
 # The params this stage reads (dvc.yaml lists the same keys).
 PARAM_KEYS = ["seed", "data", "model", "trainer", "train"]
-MONITORS = ("val/loss", "val/accuracy")
+CURVES = ("train/loss", "val/loss", "val/accuracy", "val/mae")
+MONITORS = {"classification": ("val/loss", "val/accuracy"), "regression": ("val/loss", "val/mae")}
 
 
-def table_to_arrays(
-    table: pd.DataFrame, target: str, classes: list[Any] | None = None
-) -> tuple[np.ndarray, np.ndarray, list[Any], list[str]]:
-    """Features as float32, labels as class indices (classes sorted, from train if not given)."""
-    features = [c for c in table.columns if c != target]
-    x = table[features].to_numpy(dtype=np.float32, copy=True)
-    values = table[target].to_numpy()
-    if classes is None:
-        classes = sorted(pd.unique(values).tolist())
-    lookup = {value: index for index, value in enumerate(classes)}
-    unknown = sorted({v for v in pd.unique(values).tolist() if v not in lookup}, key=str)
-    if unknown:
-        raise DataError(
-            f"Target values {unknown} appear outside the training split, which has only "
-            f"{classes}. Every class needs rows in train; use more data or a different seed."
-        )
-    y = np.fromiter((lookup[v] for v in values), dtype=np.int64, count=len(values))
-    return x, y, classes, features
+def feature_arrays(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A featurized split as (float32 features, labels, feature names)."""
+    table = read_table(path, produced_by="the featurize stage")
+    names = [c for c in table.columns if c != LABEL]
+    x = table[names].to_numpy(dtype=np.float32, copy=True)
+    y = table[LABEL].to_numpy(copy=True)
+    return x, y, names
 
 
 def _quiet_lightning() -> None:
@@ -56,8 +57,24 @@ def _quiet_lightning() -> None:
     )
 
 
-def fit(cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame, log_dir: str) -> dict[str, Any]:
-    """Train; return the best model's state dict, its card and the trainer's summary."""
+def _complete_curves(log_dir: str) -> None:
+    """Give every curve declared in dvc.yaml a file (header only when the task does not log
+    it), so `dvc plots` never reports a missing one."""
+    for name in CURVES:
+        path = Path(log_dir, "plots", "metrics", f"{name}.tsv")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"step\t{name.rsplit('/', 1)[-1]}\n", encoding="utf-8")
+
+
+def fit(
+    cfg: DictConfig,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    n_outputs: int,
+    log_dir: str,
+) -> dict[str, Any]:
+    """Train on featurized arrays; return the best weights, training summary and device."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
     import pytorch_lightning as pl
     import torch
@@ -66,34 +83,39 @@ def fit(cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame, log_dir: str) -
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from dockyard.models.batches import TensorTable, batch_loader
-    from dockyard.models.lightning_module import Classifier
+    from dockyard.models.lightning_module import TabularTask
     from dockyard.models.nets import build_model
 
     _quiet_lightning()
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
     stopping = cfg.train.early_stopping
-    if stopping.monitor not in MONITORS:
+    task = cfg.data.task
+    if stopping.monitor not in MONITORS[task]:
         raise ConfigError(
-            f"train.early_stopping.monitor is {stopping.monitor!r}, but training logs only "
-            f"{', '.join(MONITORS)}. Fix it in conf/config.yaml."
+            f"train.early_stopping.monitor is {stopping.monitor!r}, but {task} training logs "
+            f"only {', '.join(MONITORS[task])}. Fix it in conf/config.yaml."
         )
-    target = cfg.data.target
-    x_train, y_train, classes, features = table_to_arrays(train, target)
-    if len(classes) < 2:
+    if task == "classification" and n_outputs < 2:
         raise DataError(
-            f"The training split has a single class ({classes[0]!r}) in {target!r}; "
+            f"The training split has a single class in {cfg.data.target!r}; "
             "a classifier needs at least two."
         )
-    x_val, y_val, _, _ = table_to_arrays(val, target, classes)
+    # torch needs writable arrays; np.require copies only when the input is read-only
+    x_train, y_train = (np.require(a, requirements="W") for a in train)
+    x_val, y_val = (np.require(a, requirements="W") for a in val)
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
-    model = build_model(net_cfg, len(features), len(classes))
-    model.standardize.fit(torch.from_numpy(x_train))
-    optimizer = instantiate(cfg.train.optimizer)
-    module = Classifier(model, optimizer, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-
+    net = build_model(net_cfg, x_train.shape[1], n_outputs)
+    module = TabularTask(
+        net,
+        instantiate(cfg.train.optimizer),
+        task=task,
+        loss=cfg.train.loss,
+        lr=cfg.train.lr,
+        weight_decay=cfg.train.weight_decay,
+    )
     train_loader = batch_loader(
         TensorTable(torch.from_numpy(x_train), torch.from_numpy(y_train)),
         cfg.train.batch_size,
@@ -134,26 +156,17 @@ def fit(cfg: DictConfig, train: pd.DataFrame, val: pd.DataFrame, log_dir: str) -
         trainer.fit(module, train_loader, val_loader)
         best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(best["state_dict"])
-        best_epoch = int(best.get("epoch", trainer.current_epoch - 1)) + 1  # 1-based
-        best_score = float(checkpoint.best_model_score)
-        device = describe_device(trainer)
-        epochs_run = int(trainer.current_epoch)
-
-    state = {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
-    card = {
-        "task": cfg.data.task,
-        "target": target,
-        "features": features,
-        "classes": classes,
-        "net": net_cfg,
-        "training": {
-            "epochs_run": epochs_run,
-            "best_epoch": best_epoch,
+        training = {
+            "epochs_run": int(trainer.current_epoch),
+            "best_epoch": int(best.get("epoch", trainer.current_epoch - 1)) + 1,  # 1-based
             "monitor": stopping.monitor,
-            "best_score": best_score,
-        },
-    }
-    return {"state": state, "card": card, "device": device}
+            "best_score": float(checkpoint.best_model_score),
+        }
+        device = describe_device(trainer)
+
+    _complete_curves(log_dir)
+    state = {k: v.detach().cpu() for k, v in module.net.state_dict().items()}
+    return {"state": state, "net": net_cfg, "training": training, "device": device}
 
 
 @exit_on_user_error
@@ -161,19 +174,31 @@ def main() -> None:
     import torch
 
     cfg = load_params()
-    train = read_table(split_path("train"), produced_by="the split stage")
-    val = read_table(split_path("val"), produced_by="the split stage")
-    result = fit(cfg, train, val, TRAIN_LOG_DIR)
+    transform = FeatureTransform.load(TRANSFORM_FILE)
+    x_train, y_train, names = feature_arrays(features_path("train"))
+    x_val, y_val, _ = feature_arrays(features_path("val"))
+    n_outputs = len(transform.classes) if cfg.data.task == "classification" else 1
+    result = fit(cfg, (x_train, y_train), (x_val, y_val), n_outputs, TRAIN_LOG_DIR)
 
     os.makedirs(MODEL_DIR, exist_ok=True)
     torch.save(result["state"], MODEL_WEIGHTS)
-    card = result["card"]
-    card["provenance"] = {
-        "git_commit": git_commit(),
-        "params_hash": "sha256:" + params_hash(cfg, PARAM_KEYS),
-        "data": data_hashes([split_path("train"), split_path("val")]),
-        "libraries": library_versions(),
-        "device": result["device"],
+    # The transform travels with the model: prediction needs both.
+    shutil.copyfile(TRANSFORM_FILE, MODEL_TRANSFORM)
+    card = {
+        "task": cfg.data.task,
+        "target": cfg.data.target,
+        "features": names,
+        "outputs": n_outputs,
+        "classes": transform.classes,
+        "net": result["net"],
+        "training": result["training"],
+        "provenance": {
+            "git_commit": git_commit(),
+            "params_hash": "sha256:" + params_hash(cfg, PARAM_KEYS),
+            "data": data_hashes([features_path("train"), features_path("val"), TRANSFORM_FILE]),
+            "libraries": library_versions(),
+            "device": result["device"],
+        },
     }
     write_json(card, MODEL_CARD)
     training = card["training"]

@@ -1,0 +1,219 @@
+"""Preprocessing fitted on the training split only, stored as plain JSON.
+
+A `FeatureTransform` learns imputation values, scaling, category lists and the label
+encoding from the training rows, then turns any table with the same columns (val,
+test, new data at prediction time) into a float32 matrix, unchanged. It is saved next
+to the model so a model and its transform always travel together. JSON, not pickle:
+loading it runs no code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dockyard.errors import DataError
+
+NUMERIC_IMPUTE = ("median", "mean", "zero")
+CATEGORICAL_IMPUTE = ("missing", "most_frequent")
+ENCODINGS = ("onehot", "ordinal")
+UNKNOWN = ("ignore", "error")
+MISSING = "__missing__"
+LABEL = "__label__"
+
+
+@dataclass
+class FeatureTransform:
+    target: str
+    task: str
+    numeric: list[str]
+    categorical: list[str]
+    impute: dict[str, Any]
+    mean: dict[str, float]
+    scale: dict[str, float]
+    categories: dict[str, list[str]]
+    encoding: str = "onehot"
+    unknown_category: str = "ignore"
+    classes: list[Any] | None = None
+    target_mean: float | None = None
+    target_scale: float | None = None
+    output_columns: list[str] = field(default_factory=list)
+
+    # -------------------------------------------------------------- persistence
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1) + "\n"
+
+    @classmethod
+    def load(cls, path: str | Path) -> FeatureTransform:
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(
+                f"Expected the fitted transform {path}, but it does not exist. Run `dvc repro` "
+                "(the featurize stage writes it) or `dvc pull`."
+            )
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+    # -------------------------------------------------------------- applying
+    def features(self, table: pd.DataFrame, where: str = "the table") -> np.ndarray:
+        """The float32 feature matrix for `table` (columns in `output_columns` order)."""
+        missing = [c for c in [*self.numeric, *self.categorical] if c not in table.columns]
+        if missing:
+            raise DataError(
+                f"{where} lacks column(s) the transform was fitted on: {', '.join(missing)}."
+            )
+        n = len(table)
+        width = len(self.numeric) + sum(
+            len(self.categories[c]) if self.encoding == "onehot" else 1 for c in self.categorical
+        )
+        out = np.zeros((n, width), dtype=np.float32)
+        for j, column in enumerate(self.numeric):
+            values = pd.to_numeric(table[column], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+            values = np.where(np.isnan(values), self.impute[column], values)
+            out[:, j] = (values - self.mean[column]) / self.scale[column]
+        offset = len(self.numeric)
+        for column in self.categorical:
+            known = self.categories[column]
+            codes = self._codes(table[column], column, known, where)
+            if self.encoding == "onehot":
+                rows = np.flatnonzero(codes >= 0)
+                out[rows, offset + codes[rows]] = 1.0
+                offset += len(known)
+            else:
+                out[:, offset] = codes  # unknown -> -1
+                offset += 1
+        return out
+
+    def _codes(self, values: pd.Series, column: str, known: list[str], where: str) -> np.ndarray:
+        text = values.astype("string").fillna(self.impute[column])
+        codes = pd.Categorical(text, categories=known).codes.astype(np.int64)
+        unseen = codes < 0
+        if unseen.any() and self.unknown_category == "error":
+            examples = sorted(set(text[unseen].head(50).tolist()))[:5]
+            rows = np.flatnonzero(unseen)[:5].tolist()
+            raise DataError(
+                f"{where}: column {column!r} holds categories never seen in training "
+                f"({', '.join(map(repr, examples))}; rows {rows}). featurize.unknown_category "
+                "is 'error'; set it to 'ignore' to encode unseen categories as all zeros."
+            )
+        return codes
+
+    def labels(self, table: pd.DataFrame, where: str = "the table") -> np.ndarray:
+        """Class indices (classification) or the scaled target (regression)."""
+        if self.target not in table.columns:
+            raise DataError(f"{where} has no target column {self.target!r}.")
+        values = table[self.target]
+        if self.task == "regression":
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+            return ((numbers - self.target_mean) / self.target_scale).astype(np.float32)
+        lookup = {value: index for index, value in enumerate(self.classes or [])}
+        codes = values.map(lookup)
+        if codes.isna().any():
+            unknown = sorted(set(values[codes.isna()].tolist()), key=str)[:5]
+            raise DataError(
+                f"{where}: target {self.target!r} holds value(s) {unknown} absent from the "
+                f"training split (classes {self.classes}). Every class needs training rows."
+            )
+        return codes.to_numpy(dtype=np.int64)
+
+    def decode_target(self, scaled: np.ndarray) -> np.ndarray:
+        """Regression predictions back in the target's own units."""
+        return scaled * self.target_scale + self.target_mean
+
+
+def column_roles(
+    table: pd.DataFrame, target: str, declared: Mapping[str, str] | None = None
+) -> tuple[list[str], list[str]]:
+    """Split feature columns into numeric and categorical (declared dtype wins over inferred)."""
+    numeric, categorical = [], []
+    for column in table.columns:
+        if column == target:
+            continue
+        dtype = (declared or {}).get(column)
+        is_text = (
+            dtype in ("str", "category")
+            if dtype
+            else not (
+                pd.api.types.is_numeric_dtype(table[column])
+                or pd.api.types.is_bool_dtype(table[column])
+            )
+        )
+        (categorical if is_text else numeric).append(str(column))
+    return numeric, categorical
+
+
+def fit_transform(
+    train: pd.DataFrame,
+    *,
+    target: str,
+    task: str,
+    policy: Mapping[str, Any],
+    declared: Mapping[str, str] | None = None,
+) -> FeatureTransform:
+    """Learn every statistic from `train` alone."""
+    numeric, categorical = column_roles(train, target, declared)
+    impute: dict[str, Any] = {}
+    mean: dict[str, float] = {}
+    scale: dict[str, float] = {}
+    for column in numeric:
+        values = pd.to_numeric(train[column], errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        present = values[~np.isnan(values)]
+        if present.size == 0:
+            raise DataError(
+                f"Column {column!r} has no values in the training split; it cannot be imputed."
+            )
+        fill = {"median": np.median, "mean": np.mean}.get(policy["numeric_impute"])
+        impute[column] = float(fill(present)) if fill else 0.0
+        filled = np.where(np.isnan(values), impute[column], values)
+        if policy["scale"] == "standard":
+            std = float(filled.std())
+            mean[column], scale[column] = float(filled.mean()), (std if std > 1e-12 else 1.0)
+        else:
+            mean[column], scale[column] = 0.0, 1.0
+    categories: dict[str, list[str]] = {}
+    for column in categorical:
+        text = train[column].astype("string")
+        if policy["categorical_impute"] == "most_frequent" and text.notna().any():
+            impute[column] = str(text.mode(dropna=True).sort_values().iloc[0])
+        else:
+            impute[column] = MISSING
+        categories[column] = sorted(set(text.fillna(impute[column]).unique().tolist()))
+    transform = FeatureTransform(
+        target=target,
+        task=task,
+        numeric=numeric,
+        categorical=categorical,
+        impute=impute,
+        mean=mean,
+        scale=scale,
+        categories=categories,
+        encoding=policy["encoding"],
+        unknown_category=policy["unknown_category"],
+    )
+    if task == "regression":
+        values = pd.to_numeric(train[target], errors="coerce").to_numpy(dtype=np.float64)
+        transform.target_mean = float(values.mean())
+        std = float(values.std())
+        transform.target_scale = std if std > 1e-12 else 1.0
+    else:
+        transform.classes = sorted(_python(v) for v in pd.unique(train[target].dropna()))
+    transform.output_columns = numeric + [
+        f"{column}={value}" if transform.encoding == "onehot" else column
+        for column in categorical
+        for value in (categories[column] if transform.encoding == "onehot" else [None])
+    ]
+    return transform
+
+
+def _python(value: Any) -> Any:
+    """numpy scalars -> plain Python, so classes serialise to JSON."""
+    return value.item() if hasattr(value, "item") else value

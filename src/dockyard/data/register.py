@@ -1,0 +1,245 @@
+"""`dockyard data add`: put a user's table under DVC and draft its config and schema.
+
+The draft (conf/data/NAME.yaml) is meant to be read and edited by a person: it holds
+the source, target, task and an inferred schema (dtype, nullable, ranges with a
+margin, categories of low-cardinality text, target classes), which the validate stage
+then enforces on every future version of the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from dockyard.data.readers import detect_format, read_table
+from dockyard.errors import DataError
+
+MAX_CATEGORIES = 50
+MAX_CLASSES_FOR_INTEGER_TARGET = 20
+RANGE_MARGIN = 0.1
+
+
+@dataclass
+class Registration:
+    name: str
+    config_path: Path
+    data_path: str
+    rows: int
+    columns: int
+    task: str
+    task_reason: str
+    notes: list[str]
+
+
+def add_dataset(
+    path: str | Path,
+    target: str,
+    *,
+    name: str | None = None,
+    task: str | None = None,
+    root: str | Path = ".",
+    force: bool = False,
+) -> Registration:
+    root = Path(root).resolve()
+    file = _inside_repo(Path(path), root)
+    relative = file.relative_to(root).as_posix()
+    name = _dataset_name(name or file.stem)
+    config_path = root / "conf" / "data" / f"{name}.yaml"
+    if config_path.exists() and not force:
+        raise DataError(
+            f"conf/data/{name}.yaml already exists. Choose another --name, or pass --force to "
+            "replace it with a fresh draft."
+        )
+    fmt = detect_format(file)
+    delimiter = _sniff_delimiter(file) if fmt == "csv" else ","
+    table = read_table(file, format=fmt, delimiter=delimiter)
+    if target not in table.columns:
+        close = difflib.get_close_matches(target, [str(c) for c in table.columns], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise DataError(
+            f"{relative} has no column {target!r} to use as the target.{hint} Its columns are: "
+            f"{', '.join(map(str, table.columns[:30]))}."
+        )
+    task, reason = _task(table[target], task)
+    _check_target(table[target], target, task, relative)
+    notes: list[str] = []
+    config = {
+        "name": name,
+        "input": relative,
+        "source": {
+            "_target_": "dockyard.data.sources.table_file",
+            "path": "${data.input}",
+            "format": fmt,
+            **({"delimiter": delimiter} if fmt == "csv" else {}),
+        },
+        "target": target,
+        "task": task,
+        "image_shape": None,
+        "schema": {"strict": True, "columns": _infer_columns(table, target, task, notes)},
+    }
+    _dvc_add(relative, root)
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"# Registered with `dockyard data add {relative} --target {target}`.\n"
+        "# The schema below was inferred from the data: review it. The validate stage enforces\n"
+        "# it on every version of the file (dtype, nullable, ge/le ranges, isin categories).\n"
+    )
+    config_path.write_text(
+        header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100),
+        encoding="utf-8",
+    )
+    return Registration(
+        name, config_path, relative, len(table), table.shape[1], task, reason, notes
+    )
+
+
+def _inside_repo(path: Path, root: Path) -> Path:
+    if not path.exists():
+        raise DataError(
+            f"{path} does not exist. Give the path of a CSV or Parquet file inside the "
+            "repository (e.g. data/customers.csv)."
+        )
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise DataError(
+            f"{path} is outside the repository ({root}). DVC versions files inside the "
+            "repository only: copy it in first (e.g. to data/), then run dockyard data add on "
+            "the copy."
+        )
+    if not resolved.is_file():
+        raise DataError(f"{path} is a folder; dockyard data add takes one CSV or Parquet file.")
+    return resolved
+
+
+def _dataset_name(raw: str) -> str:
+    name = re.sub(r"[^0-9a-zA-Z_]+", "_", raw).strip("_").lower()
+    if not name or name[0].isdigit():
+        name = f"data_{name}"
+    return name
+
+
+def _sniff_delimiter(path: Path) -> str:
+    with open(path, "rb") as handle:
+        sample = handle.read(65536).decode("utf-8", errors="replace")
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _task(values: pd.Series, declared: str | None) -> tuple[str, str]:
+    if declared:
+        return declared, "given with --task"
+    present = values.dropna()
+    distinct = present.nunique()
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return "classification", f"the target holds {distinct} text/boolean classes"
+    integral = bool((present == present.round()).all())
+    if integral and distinct <= MAX_CLASSES_FOR_INTEGER_TARGET:
+        return "classification", f"the target holds {distinct} distinct integer values"
+    return "regression", f"the target is numeric with {distinct} distinct values"
+
+
+def _check_target(values: pd.Series, target: str, task: str, where: str) -> None:
+    missing = values.isna()
+    if missing.any():
+        rows = missing[missing].index[:5].tolist()
+        raise DataError(
+            f"{where}: the target column {target!r} is missing in {int(missing.sum())} row(s) "
+            f"(rows {rows}, counted from 0 at the first data row). Fill or drop those rows."
+        )
+    if task == "classification" and values.nunique() < 2:
+        raise DataError(
+            f"{where}: the target column {target!r} has a single class ({values.iloc[0]!r}); "
+            "a classifier needs at least two."
+        )
+
+
+def _dtype_name(series: pd.Series) -> str:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_integer_dtype(series):
+        return str(series.dtype) if str(series.dtype) in ("int8", "int16", "int32") else "int64"
+    if pd.api.types.is_float_dtype(series):
+        return "float32" if str(series.dtype) == "float32" else "float64"
+    return "str"
+
+
+def _infer_columns(
+    table: pd.DataFrame, target: str, task: str, notes: list[str]
+) -> dict[str, dict[str, Any]]:
+    columns: dict[str, dict[str, Any]] = {}
+    for column in table.columns:
+        series = table[column]
+        spec: dict[str, Any] = {"dtype": _dtype_name(series)}
+        if series.isna().any():
+            spec["nullable"] = True
+        present = series.dropna()
+        if column == target and task == "classification":
+            spec["isin"] = sorted(_plain(v) for v in present.unique())
+        elif spec["dtype"].startswith(("float", "int")) and len(present):
+            spec.update(_range(present))
+        elif spec["dtype"] in ("str", "category"):
+            distinct = present.nunique()
+            if distinct <= MAX_CATEGORIES:
+                spec["isin"] = sorted(str(v) for v in present.unique())
+            else:
+                notes.append(
+                    f"column {column!r} holds {distinct} distinct text values: no category list "
+                    "was declared, and one-hot encoding it makes many features (drop it if it "
+                    "is an identifier)"
+                )
+        columns[str(column)] = spec
+    return columns
+
+
+def _range(values: pd.Series) -> dict[str, float | int]:
+    low, high = float(values.min()), float(values.max())
+    margin = RANGE_MARGIN * ((high - low) or abs(high) or 1.0)
+    ge, le = low - margin, high + margin
+    if low >= 0 > ge:
+        ge = 0.0  # a non-negative column stays non-negative
+    if pd.api.types.is_integer_dtype(values):
+        return {"ge": int(math.floor(ge)), "le": int(math.ceil(le))}
+    return {"ge": _round(ge, down=True), "le": _round(le, down=False)}
+
+
+def _round(value: float, down: bool) -> float:
+    """Round outward to 3 significant digits, so bounds read well and still hold."""
+    if value == 0:
+        return 0.0
+    digits = 2 - int(math.floor(math.log10(abs(value))))
+    scale = 10.0**digits
+    rounded = (math.floor if down else math.ceil)(value * scale) / scale
+    return float(round(rounded, max(digits, 0)))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _dvc_add(relative: str, root: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "add", "--quiet", relative],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        reason = " ".join((result.stderr or result.stdout).split())
+        raise DataError(
+            f"`dvc add {relative}` failed: {reason} (If git already tracks the file, run "
+            f"`git rm --cached {relative}` first.)"
+        )
