@@ -102,7 +102,7 @@ def test_validation_failure_stops_the_pipeline(reproduced: Path, tmp_path: Path)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "Traceback" not in output
-    assert "data/raw/table.parquet failed validation" in output
+    assert "the digits table failed validation" in output
     assert "less_than_or_equal_to(12" in output
     assert "pixel_" in output and "row " in output
     assert "Running stage 'split'" not in output

@@ -111,6 +111,9 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
     except pa.ArrowInvalid as error:
         raise _diagnose_csv(path, delimiter, str(error)) from None
     names = table.column_names
+    if any(pa.types.is_binary(field.type) for field in table.schema):
+        # pyarrow keeps undecodable text as raw bytes instead of failing
+        raise _diagnose_csv(path, delimiter, "invalid UTF-8")
     _refuse_duplicate_columns(path, names)
     if table.num_rows == 0:
         raise DataError(

@@ -1,4 +1,4 @@
-"""ingest: read the configured data source into one Parquet table."""
+"""ingest: read the configured data source, check it against its schema, write Parquet."""
 
 from __future__ import annotations
 
@@ -40,8 +40,13 @@ def ingest(source_cfg: Mapping[str, Any]) -> pd.DataFrame:
 
 @exit_on_user_error
 def main() -> None:
+    from dockyard.stages.validate import check_table
+
     cfg = load_params()
     table = ingest(cfg.data.source)
+    # Refuse a bad table here, before anything is written: the pipeline then stops at its
+    # first stage and dvc.lock still describes the last good run.
+    check_table(table, cfg)
     write_table(table, RAW_TABLE)
     print(f"ingest: {len(table):,} rows x {table.shape[1]} columns -> {RAW_TABLE}")
 

@@ -1,0 +1,215 @@
+"""Users' own tables: `dockyard data add`, training on them, and every kind of bad file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import make_project, run
+from .tables import customers
+
+pytestmark = pytest.mark.slow
+
+DATA = "data/customers.csv"
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def dockyard(project: Path, *args: str, check: bool = True):
+    return run([sys.executable, "-m", "dockyard.cli", *args], project, check=check)
+
+
+@pytest.fixture(scope="session")
+def customers_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with data/customers.csv registered, trained on and committed. Copy before use."""
+    project = make_project(tmp_path_factory.mktemp("own") / "project")
+    (project / "data").mkdir(exist_ok=True)
+    customers().to_csv(project / DATA, index=False)
+    added = dockyard(project, "data", "add", DATA, "--target", "label")
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "add customers"], project)
+    run(["dvc", "exp", "run", "-S", "data=customers"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "train on customers"], project)
+    (project / "added.txt").write_text(added.stdout)
+    return project
+
+
+def test_data_add_drafts_a_readable_schema(customers_run: Path) -> None:
+    printed = (customers_run / "added.txt").read_text()
+    assert "Task: classification (the target holds 3 text/boolean classes)" in printed
+    assert "dvc exp run -S data=customers" in printed
+    assert (customers_run / f"{DATA}.dvc").is_file()
+    assert DATA.split("/")[-1] in (customers_run / "data/.gitignore").read_text()
+    config = yaml.safe_load((customers_run / "conf/data/customers.yaml").read_text())
+    assert config["target"] == "label" and config["task"] == "classification"
+    columns = config["schema"]["columns"]
+    assert columns["label"]["isin"] == ["churn", "stay", "upgrade"]
+    assert columns["income"]["nullable"] is True and columns["region"]["nullable"] is True
+    assert "nullable" not in columns["age"]
+    assert columns["age"]["dtype"] == "int64" and columns["age"]["ge"] <= 18
+    assert columns["age"]["le"] >= 79
+    assert columns["region"]["isin"] == ["centre", "east", "north", "south", "west"]
+
+
+def test_training_on_own_data_beats_the_majority_class(customers_run: Path) -> None:
+    metrics = json.loads((customers_run / "eval/metrics.json").read_text())
+    majority = customers()["label"].value_counts(normalize=True).max()
+    assert metrics["test/accuracy"] >= majority + 0.2, (metrics, majority)
+    transform = json.loads((customers_run / "models/transform.json").read_text())
+    assert transform["classes"] == ["churn", "stay", "upgrade"]
+    assert transform["categorical"] == ["region", "plan"]
+    assert "region=__missing__" in transform["output_columns"]
+
+
+def _lines(text: str, replace: dict[int, str]) -> str:
+    lines = text.splitlines()
+    for number, line in replace.items():
+        lines[number] = line
+    return "\n".join(lines) + "\n"
+
+
+GOOD = customers().to_csv(index=False)
+HEADER = GOOD.splitlines()[0]
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+BAD_INPUTS = {
+    "ragged rows": (
+        _lines(GOOD, {5: "25,40.0,0.5,north,basic,stay,extra"}),
+        ["wrong number of fields", "line 6 has 7"],
+    ),
+    "wrong delimiter": (GOOD.replace(",", ";"), ["';'-delimited", "delimiter"]),
+    "empty file": ("", ["is empty"]),
+    "header only": (HEADER + "\n", ["has a header", "no data rows"]),
+    "missing target": (
+        customers().drop(columns="label").to_csv(index=False),
+        ["no target column 'label'"],
+    ),
+    "missing feature": (
+        customers().drop(columns="income").to_csv(index=False),
+        ["income", "missing column"],
+    ),
+    "text in numeric": (
+        _lines(GOOD, {3: "41,lots,0.5,north,basic,stay"}),
+        ["income", "text in a float64 column", "row 2: lots"],
+    ),
+    "undeclared category": (
+        _lines(GOOD, {4: "41,50.0,0.5,moon,basic,stay"}),
+        ["region", "isin", "row 3: moon"],
+    ),
+    "out of range": (
+        _lines(GOOD, {8: "250,50.0,0.5,north,basic,stay"}),
+        ["age", "less_than_or_equal_to", "row 7: 250"],
+    ),
+    "inf": (
+        _lines(GOOD, {2: "41,inf,0.5,north,basic,stay"}),
+        ["income", "finite (no inf)", "row 1: inf"],
+    ),
+    "entirely null column": (
+        customers().assign(score=None).to_csv(index=False),
+        ["score", "entirely empty"],
+    ),
+    "duplicate columns": (GOOD.replace("score", "age", 1), ["duplicate column names", "'age'"]),
+    "single class": (
+        customers().assign(label="stay").to_csv(index=False),
+        ["label", "single class"],
+    ),
+    "non-utf8": (
+        _lines(GOOD, {6: "41,50.0,0.5,north,basic,stay"})
+        .encode()
+        .replace(b"north", b"n\xf6rth", 1),
+        ["not valid UTF-8", "line"],
+    ),
+    "not a table": (PNG, ["not a CSV table", "PNG"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_stops_cleanly_and_loses_nothing(
+    customers_run: Path, tmp_path: Path, case: str
+) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(customers_run, project, symlinks=True)
+    before = {p: sha(project / p) for p in ("dvc.lock", DATA, "models/model.pt")}
+    content, fragments = BAD_INPUTS[case]
+    data = project / DATA
+    if isinstance(content, bytes):
+        data.write_bytes(content)
+    else:
+        data.write_text(content, encoding="utf-8")
+
+    result = run(["dvc", "repro"], project, check=False)
+    assert result.returncode != 0
+    message = next(
+        (line for line in result.stderr.splitlines() if line.startswith("dockyard: error:")), ""
+    )
+    assert message, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert DATA in message
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+    assert sha(project / "dvc.lock") == before["dvc.lock"]
+    assert "Running stage 'train'" not in result.stdout
+
+    # The committed data and model come back exactly. (`dvc repro` records the new file
+    # version in data/customers.csv.dvc, so git restores the pointer and DVC the bytes.)
+    run(["git", "checkout", "--", "."], project)
+    run(["dvc", "checkout", "--force"], project)
+    assert sha(project / DATA) == before[DATA]
+    assert sha(project / "models/model.pt") == before["models/model.pt"]
+    assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "fragment"),
+    [("data/nowhere.csv", "does not exist"), ("../outside.csv", "outside the repository")],
+)
+def test_data_add_refuses_missing_or_outside_paths(project: Path, path: str, fragment: str) -> None:
+    (project.parent / "outside.csv").write_text(GOOD)
+    result = dockyard(project, "data", "add", path, "--target", "label", check=False)
+    assert result.returncode == 2
+    assert fragment in result.stderr and path.lstrip("./") in result.stderr.replace("../", "")
+    assert "Traceback" not in result.stderr
+    assert (
+        not list((project / "conf/data").glob("nowhere*"))
+        and not (project / "conf/data/outside.yaml").exists()
+    )
+
+
+def test_data_add_refuses_bad_tables_and_unknown_target(project: Path) -> None:
+    (project / "data").mkdir(exist_ok=True)
+    (project / "data/picture.csv").write_bytes(PNG)
+    result = dockyard(project, "data", "add", "data/picture.csv", "--target", "y", check=False)
+    assert result.returncode == 2 and "not a CSV table" in result.stderr
+    (project / "data/ok.csv").write_text(GOOD)
+    result = dockyard(project, "data", "add", "data/ok.csv", "--target", "lable", check=False)
+    assert result.returncode == 2 and "Did you mean 'label'?" in result.stderr
+    assert not (project / "data/ok.csv.dvc").exists()
+
+
+def test_parquet_and_regression_are_inferred(project: Path) -> None:
+    table = customers(rows=400).drop(columns="label")
+    (project / "data").mkdir(exist_ok=True)
+    table.to_parquet(project / "data/spend.parquet", index=False)
+    result = dockyard(project, "data", "add", "data/spend.parquet", "--target", "score")
+    assert "Task: regression" in result.stdout
+    config = yaml.safe_load((project / "conf/data/spend.yaml").read_text())
+    assert config["source"]["format"] == "parquet" and config["task"] == "regression"
+    assert "isin" not in config["schema"]["columns"]["score"]
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "add spend"], project)
+    run(["dvc", "exp", "run", "-S", "data=spend", "-S", "train.epochs=5"], project)
+    metrics = json.loads((project / "eval/metrics.json").read_text())
+    assert set(metrics) == {"test/rmse", "test/mae", "test/r2"}
+    assert metrics["test/rmse"] >= metrics["test/mae"] > 0
+    plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
+    assert "errors" not in plots
+    assert plots["data"]["Predicted vs actual (test, regression)"]
