@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from .conftest import make_project, run
+from .s3_server import s3_remote  # noqa: F401
 from .tables import customers
 
 pytestmark = pytest.mark.slow
@@ -213,3 +214,58 @@ def test_parquet_and_regression_are_inferred(project: Path) -> None:
     plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
     assert "errors" not in plots
     assert plots["data"]["Predicted vs actual (test, regression)"]
+
+
+def test_time_travel_restores_exact_data_and_model(customers_run: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(customers_run, project, symlinks=True)
+    tracked = (DATA, "data/raw/table.parquet", "models/model.pt", "models/transform.json")
+    commit_a = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    at_a = {path: sha(project / path) for path in tracked}
+
+    customers().iloc[:1200].to_csv(project / DATA, index=False)  # a new version of the file
+    run(["dvc", "add", DATA], project)
+    run(["dvc", "repro"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "B: fewer rows"], project)
+    at_b = {path: sha(project / path) for path in tracked}
+    assert at_b[DATA] != at_a[DATA] and at_b["models/model.pt"] != at_a["models/model.pt"]
+
+    run(["git", "checkout", "-q", commit_a], project)
+    run(["dvc", "checkout"], project)
+    assert {path: sha(project / path) for path in tracked} == at_a
+    assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout
+
+
+def test_pipeline_outputs_round_trip_through_an_s3_remote(
+    customers_run: Path,
+    tmp_path: Path,
+    s3_remote,  # noqa: F811
+) -> None:
+    """dvc push the registered data and every stage output, wipe cache and workspace, pull."""
+    project = tmp_path / "p"
+    shutil.copytree(customers_run, project, symlinks=True)
+    outputs = [DATA, "data/raw", "data/prepared", "data/features", "data/validation.json", "models"]
+    files = [
+        p
+        for out in outputs
+        for p in sorted((project / out).rglob("*")) or [project / out]
+        if p.is_file()
+    ]
+    before = {p.relative_to(project): sha(p) for p in files}
+    assert len(before) >= 12
+
+    prefix = s3_remote.configure_dvc(project)
+    run(["git", "commit", "-qam", "team remote"], project)  # credentials stay in config.local
+    run(["dvc", "push"], project)
+    assert s3_remote.list_keys(prefix + "/")
+    shutil.rmtree(project / ".dvc/cache")
+    for out in outputs:
+        target = project / out
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    run(["git", "checkout", "--", "."], project)  # what a fresh clone has
+
+    run(["dvc", "pull"], project)
+    assert json.loads(run(["dvc", "status", "--json"], project).stdout) == {}
+    assert {p: sha(project / p) for p in before} == before
+    assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout
