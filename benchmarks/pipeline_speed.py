@@ -37,7 +37,9 @@ def main() -> None:
         scratch = timed(["dvc", "repro"], project)
         noop = [timed(["dvc", "repro"], project) for _ in range(args.runs)]
         per_stage = {
-            stage: timed(["dvc", "repro", "--single-item", "--force", "--no-run-cache", stage], project)
+            stage: timed(
+                ["dvc", "repro", "--single-item", "--force", "--no-run-cache", stage], project
+            )
             for stage in STAGES
         }
     print(f"{'what':<28}{'seconds':>8}")

@@ -19,7 +19,7 @@ from dockyard.errors import exit_on_user_error
 from dockyard.io import atomic_path, read_table, write_text
 from dockyard.paths import FEATURES_DIR, SPLITS, TRANSFORM_FILE, features_path, split_path
 
-CHUNK_ROWS = 1_000_000
+CHUNK_ROWS = 250_000
 
 
 def declared_dtypes(columns: list[str], schema_columns: Mapping[str, Any]) -> dict[str, str]:
