@@ -56,7 +56,10 @@ def read_table(path: str | Path, produced_by: str = "an earlier stage") -> pd.Da
             f"Expected the table {path} (written by {produced_by}), but it does not exist. "
             "Run `dvc repro` so the stages run in order, or `dvc pull` to fetch it."
         )
-    return pd.read_parquet(path, engine="pyarrow")
+    import pyarrow.parquet as pq
+
+    # self_destruct frees each Arrow column as it is converted: the peak stays near one copy
+    return pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
 
 
 def write_json(data: Any, path: str | Path, *, indent: int | None = 2) -> None:
