@@ -75,6 +75,27 @@ def _data_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    import json
+
+    from dockyard.report import build_report
+
+    markdown, data = build_report(
+        args.root,
+        args.base,
+        args.head,
+        check_reproduced=args.check_reproduced,
+        run_seconds=args.run_seconds,
+        plots_url=args.plots_url,
+    )
+    text = json.dumps(data, indent=2, default=str) + "\n" if args.json else markdown
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dockyard",
@@ -138,6 +159,34 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--force", action="store_true", help="replace an existing conf/data/NAME.yaml")
     add.add_argument("--root", default=".", help="project root (default: .)")
     add.set_defaults(handler=_data_add)
+
+    report = commands.add_parser(
+        "report",
+        help="compare two revisions: metrics, params, re-run stages, data, curves (markdown)",
+        description="Compare the pipeline at two revisions (commits, branches or DVC "
+        "experiments; head defaults to the workspace) and print the GitHub-flavoured markdown "
+        "comment CI posts on pull requests: a verdict, every metric with its signed change and "
+        "better/worse marker, changed params, which stages re-ran and why, data changes, "
+        "training curves and a per-class confusion summary.",
+        epilog="examples:\n  dockyard report --base main\n"
+        "  dockyard report --base main --head my-branch --json\n"
+        "  dockyard report --base exp-1a2b3 --head exp-4c5d6",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("--base", required=True, help="the revision to compare against")
+    report.add_argument("--head", help="the revision under review (default: the workspace)")
+    report.add_argument("--json", action="store_true", help="print the content as JSON")
+    report.add_argument("--output", "-o", help="write to this file instead of stdout")
+    report.add_argument(
+        "--check-reproduced",
+        action="store_true",
+        help="also say whether the workspace metrics equal those committed at HEAD (CI runs "
+        "this after `dvc repro`)",
+    )
+    report.add_argument("--run-seconds", type=float, help="pipeline run time, for the footer")
+    report.add_argument("--plots-url", help="link to the `dvc plots diff` HTML, for the comment")
+    report.add_argument("--root", default=".", help="project root (default: .)")
+    report.set_defaults(handler=_report)
     return parser
 
 
