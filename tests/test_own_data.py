@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import make_project, run
+from .conftest import make_project, project_env, run
 from .s3_server import s3_remote  # noqa: F401
 from .tables import customers
 
@@ -265,7 +266,44 @@ def test_pipeline_outputs_round_trip_through_an_s3_remote(
         shutil.rmtree(target) if target.is_dir() else target.unlink()
     run(["git", "checkout", "--", "."], project)  # what a fresh clone has
 
-    run(["dvc", "pull"], project)
+    # CI's step: pulls because a remote is configured and credentials are in the environment
+    env = {
+        **project_env(),
+        "AWS_ACCESS_KEY_ID": s3_remote.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3_remote.secret_key,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    pulled = subprocess.run(
+        [sys.executable, "-m", "dockyard.cli", "ci", "pull"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    assert "Pulled from the DVC remote (credentials from AWS_ACCESS_KEY_ID)" in pulled.stdout
     assert json.loads(run(["dvc", "status", "--json"], project).stdout) == {}
     assert {p: sha(project / p) for p in before} == before
     assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout
+
+
+def test_report_on_a_data_only_change(customers_run: Path, tmp_path: Path) -> None:
+    from .markdown_check import check_tables
+
+    project = tmp_path / "p"
+    shutil.copytree(customers_run, project, symlinks=True)
+    base = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+    old_md5 = yaml.safe_load((project / f"{DATA}.dvc").read_text())["outs"][0]["md5"]
+    customers().iloc[:1200].to_csv(project / DATA, index=False)
+    run(["dvc", "add", DATA], project)
+    run(["dvc", "repro"], project)
+    new_md5 = yaml.safe_load((project / f"{DATA}.dvc").read_text())["outs"][0]["md5"]
+
+    markdown = dockyard(project, "report", "--base", base).stdout
+    check_tables(markdown)
+    assert "No parameter changed." in markdown
+    assert f"| `{DATA}` | `{old_md5[:10]}` | `{new_md5[:10]}` |" in markdown
+    assert "Rows after validation: 1500 → 1200." in markdown
+    assert f"| `ingest` | data {DATA} |" in markdown
+    for stage in ("validate", "split", "featurize", "train", "evaluate"):
+        assert f"| `{stage}` | upstream outputs" in markdown

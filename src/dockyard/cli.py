@@ -96,6 +96,22 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _comment(args: argparse.Namespace) -> int:
+    from dockyard.github import client_from_env, upsert_comment
+
+    body = Path(args.body_file).read_text(encoding="utf-8")
+    action, url = upsert_comment(client_from_env(), args.repo, args.pr, body)
+    print(f"{action} the dockyard comment on {args.repo}#{args.pr}: {url}")
+    return 0
+
+
+def _ci_pull(args: argparse.Namespace) -> int:
+    from dockyard.ci import pull_if_configured
+
+    print(pull_if_configured(args.root))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dockyard",
@@ -187,6 +203,29 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--plots-url", help="link to the `dvc plots diff` HTML, for the comment")
     report.add_argument("--root", default=".", help="project root (default: .)")
     report.set_defaults(handler=_report)
+
+    comment = commands.add_parser(
+        "comment",
+        help="create or update dockyard's one comment on a pull request (CI)",
+        description="Post the report on a pull request: the comment carrying dockyard's hidden "
+        "marker is updated in place, so every push edits one comment instead of adding "
+        "another. Reads the token from GITHUB_TOKEN (and GITHUB_API_URL for GitHub Enterprise).",
+    )
+    comment.add_argument("--repo", required=True, help="OWNER/NAME")
+    comment.add_argument("--pr", required=True, type=int, help="pull request number")
+    comment.add_argument("--body-file", required=True, help="markdown from dockyard report")
+    comment.set_defaults(handler=_comment)
+
+    ci = commands.add_parser("ci", help="workflow steps that are not GitHub plumbing")
+    ci_commands = ci.add_subparsers(dest="ci_command", metavar="COMMAND", required=True)
+    pull = ci_commands.add_parser(
+        "pull",
+        help="dvc pull when a remote and credentials are configured, else skip cleanly",
+        description="Run `dvc pull` when the project has a DVC remote and credentials are in "
+        "the environment; otherwise explain why it is skipped and succeed (forks, bundled data).",
+    )
+    pull.add_argument("--root", default=".", help="project root (default: .)")
+    pull.set_defaults(handler=_ci_pull)
     return parser
 
 

@@ -149,6 +149,11 @@ def _entries(items: list[dict] | None) -> dict[str, str | None]:
     return {item["path"]: item.get("md5") or item.get("etag") for item in items or []}
 
 
+def _inside(path: str, outputs: set[str]) -> bool:
+    """Whether `path` is one of `outputs` or lies inside an output directory."""
+    return any(path == out or path.startswith(out.rstrip("/") + "/") for out in outputs)
+
+
 def _is_code(path: str) -> bool:
     return path.startswith("src/") or path.endswith(".py")
 
@@ -176,7 +181,7 @@ def stage_changes(base: dict[str, Any], head: dict[str, Any]) -> list[StageChang
         old_deps, new_deps = _entries(before.get("deps")), _entries(entry.get("deps"))
         for path in sorted(set(old_deps) | set(new_deps)):
             if old_deps.get(path) != new_deps.get(path):
-                if path in produced:
+                if _inside(path, produced):
                     change.upstream.append(path)
                 elif _is_code(path):
                     change.code.append(path)
@@ -209,7 +214,7 @@ def data_changes(base: dict[str, Any], head: dict[str, Any]) -> list[DataChange]
             dep["path"]: dep
             for entry in lock.values()
             for dep in entry.get("deps", [])
-            if dep["path"] not in produced and not _is_code(dep["path"])
+            if not _inside(dep["path"], produced) and not _is_code(dep["path"])
         }
 
     old, new = inputs(base), inputs(head)

@@ -1,0 +1,93 @@
+"""The thin seam to GitHub's REST API: create or update dockyard's one PR comment.
+
+Only what cannot run locally lives here (HTTP to the API); finding the comment by its
+hidden marker and deciding create-vs-update are plain functions the tests exercise
+against a local HTTP server speaking the same endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from dockyard.errors import DockyardError
+from dockyard.report.render import MARKER
+
+API = "https://api.github.com"
+
+
+class GitHubError(DockyardError):
+    """The API refused a request (missing token, no permission, unknown repository or PR)."""
+
+
+class GitHub:
+    def __init__(self, token: str, api_url: str = API) -> None:
+        if not token:
+            raise GitHubError(
+                "No GitHub token: set GITHUB_TOKEN (in Actions: `env: GITHUB_TOKEN: "
+                "${{ github.token }}` with `pull-requests: write` permission)."
+            )
+        self.token = token
+        self.api_url = api_url.rstrip("/")
+
+    def request(self, method: str, path: str, body: dict | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.api_url}{path}",
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "Content-Type": "application/json",
+                "User-Agent": "dockyard",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:300]
+            raise GitHubError(
+                f"GitHub API {method} {path} answered {error.code}: {detail}. A 403 on a pull "
+                "request from a fork is expected (its token is read-only); otherwise check the "
+                "workflow's `pull-requests: write` permission."
+            ) from None
+        return json.loads(payload) if payload else None
+
+
+def find_comment(comments: list[dict[str, Any]], marker: str = MARKER) -> dict[str, Any] | None:
+    """The first comment carrying dockyard's hidden marker."""
+    return next((c for c in comments if marker in (c.get("body") or "")), None)
+
+
+def upsert_comment(client: GitHub, repo: str, number: int, body: str) -> tuple[str, str]:
+    """Update dockyard's comment on the PR in place, or create it; return (action, url)."""
+    if MARKER not in body:
+        body = f"{MARKER}\n{body}"
+    comments: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        batch = client.request(
+            "GET", f"/repos/{repo}/issues/{number}/comments?per_page=100&page={page}"
+        )
+        comments += batch or []
+        if not batch or len(batch) < 100:
+            break
+        page += 1
+    existing = find_comment(comments)
+    if existing:
+        updated = client.request(
+            "PATCH", f"/repos/{repo}/issues/comments/{existing['id']}", {"body": body}
+        )
+        return "updated", updated.get("html_url", "")
+    created = client.request("POST", f"/repos/{repo}/issues/{number}/comments", {"body": body})
+    return "created", created.get("html_url", "")
+
+
+def client_from_env() -> GitHub:
+    return GitHub(os.environ.get("GITHUB_TOKEN", ""), os.environ.get("GITHUB_API_URL", API))

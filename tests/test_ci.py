@@ -1,0 +1,188 @@
+"""The pull-request workflow's pieces: workflow lint, the one comment, the optional pull."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from dockyard.github import GitHub, GitHubError, upsert_comment
+from dockyard.report.render import MARKER
+
+from .conftest import ROOT, project_env, run
+
+WORKFLOWS = ROOT / ".github/workflows"
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is not installed: run `make test` (the dev extra provides it)")
+    return found
+
+
+def test_actionlint_reports_nothing() -> None:
+    result = subprocess.run(
+        [tool("actionlint"), *sorted(map(str, WORKFLOWS.glob("*.yml")))],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+
+
+def test_zizmor_reports_nothing() -> None:
+    result = subprocess.run(
+        [tool("zizmor"), "--offline", "--format", "json", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_workflows_follow_the_security_rules() -> None:
+    for path in WORKFLOWS.glob("*.yml"):
+        text = path.read_text()
+        assert "pull_request_target" not in text
+        assert "permissions: {}" in text  # nothing by default; jobs ask for what they need
+        for line in text.splitlines():
+            if "uses:" in line:
+                ref = line.split("uses:")[1].split("#")[0].strip()
+                assert len(ref.split("@")[1]) == 40, f"{path.name}: not pinned to a SHA: {ref}"
+        run_blocks = [chunk for chunk in text.split("run:")[1:]]
+        for block in run_blocks:
+            script = block.split("\n      - ")[0]
+            assert "${{" not in script, f"{path.name}: expression inside a run script: {script}"
+
+
+# ----------------------------------------------------------------------------- GitHub seam
+
+
+class FakeGitHub(ThreadingHTTPServer):
+    """Just enough of GitHub's issue-comments API, in memory, on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.comments: list[dict] = [
+            {"id": i, "body": f"human comment {i}", "html_url": f"u/{i}"} for i in range(1, 131)
+        ]
+        self.requests: list[tuple[str, str]] = []
+        self.forbidden = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeGitHub
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _reply(self, code: int, payload: object) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> dict:
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.requests.append(("GET", self.path))
+        assert self.headers["Authorization"] == "Bearer t0ken"
+        path, _, query = self.path.partition("?")
+        params = dict(p.split("=") for p in query.split("&"))
+        page, size = int(params["page"]), int(params["per_page"])
+        assert path == "/repos/acme/ml/issues/7/comments"
+        self._reply(200, self.server.comments[(page - 1) * size : page * size])
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.requests.append(("POST", self.path))
+        if self.server.forbidden:
+            return self._reply(403, {"message": "Resource not accessible by integration"})
+        comment = {"id": 1000 + len(self.server.comments), "body": self._body()["body"]}
+        comment["html_url"] = f"u/{comment['id']}"
+        self.server.comments.append(comment)
+        self._reply(201, comment)
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self.server.requests.append(("PATCH", self.path))
+        number = int(self.path.rsplit("/", 1)[1])
+        comment = next(c for c in self.server.comments if c["id"] == number)
+        comment["body"] = self._body()["body"]
+        self._reply(200, comment)
+
+
+@pytest.fixture
+def github():
+    server = FakeGitHub()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_one_comment_created_then_updated_in_place(github: FakeGitHub) -> None:
+    client = GitHub("t0ken", github.url)
+    action, url = upsert_comment(client, "acme/ml", 7, f"{MARKER}\nfirst report")
+    assert action == "created"
+    assert len(github.comments) == 131
+    action, url2 = upsert_comment(client, "acme/ml", 7, f"{MARKER}\nsecond report")
+    assert (action, url2) == ("updated", url)
+    ours = [c for c in github.comments if MARKER in c["body"]]
+    assert len(ours) == 1 and ours[0]["body"].endswith("second report")
+    assert all(c["body"] == f"human comment {c['id']}" for c in github.comments[:130])
+    pages = [path for method, path in github.requests if method == "GET"]
+    assert any("page=2" in p for p in pages)  # found on the second page of 100
+
+
+def test_comment_command_and_forbidden_token(github: FakeGitHub, tmp_path: Path) -> None:
+    body = tmp_path / "report.md"
+    body.write_text("no marker yet\n")
+    env = {**project_env(), "GITHUB_TOKEN": "t0ken", "GITHUB_API_URL": github.url}
+    command = [
+        sys.executable,
+        "-m",
+        "dockyard.cli",
+        "comment",
+        "--repo",
+        "acme/ml",
+        "--pr",
+        "7",
+        "--body-file",
+        str(body),
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and "created the dockyard comment" in result.stdout
+    assert github.comments[-1]["body"].startswith(MARKER)  # marker added when missing
+    github.comments.pop()
+    github.forbidden = True
+    with pytest.raises(GitHubError, match="answered 403.*fork"):
+        upsert_comment(GitHub("t0ken", github.url), "acme/ml", 7, "x")
+    missing = subprocess.run(
+        command, env={**env, "GITHUB_TOKEN": ""}, capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "GITHUB_TOKEN" in missing.stderr
+
+
+# ----------------------------------------------------------------------------- optional pull
+
+
+def test_ci_pull_skips_without_remote_or_credentials(project: Path) -> None:
+    command = [sys.executable, "-m", "dockyard.cli", "ci", "pull"]
+    assert "No DVC remote configured" in run(command, project).stdout
+    run(["dvc", "remote", "add", "-d", "store", "s3://bucket/x"], project)
+    env = {k: v for k, v in project_env().items() if not k.startswith(("AWS_", "AZURE_"))}
+    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and "no credentials are set" in result.stdout
