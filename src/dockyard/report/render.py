@@ -173,6 +173,11 @@ def mermaid_chart(title: str, base: list[float], head: list[float]) -> list[str]
     values = [v for s in series for v in s]
     low, high = min(values), max(values)
     pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
+    bottom, top = low - pad, high + pad
+    if low >= 0:
+        bottom = max(bottom, 0.0)  # losses and rates never go below zero
+    if low >= 0 and high <= 1:
+        top = min(top, 1.0)  # nor rates above one
     epochs = ", ".join(str(i) for i in range(1, length + 1))
     lines = [
         "```mermaid",
@@ -180,7 +185,7 @@ def mermaid_chart(title: str, base: list[float], head: list[float]) -> list[str]
         "xychart-beta",
         f'    title "{title}"',
         f"    x-axis [{epochs}]",
-        f'    y-axis "{title.split()[0]}" {low - pad:.4g} --> {high + pad:.4g}',
+        f'    y-axis "{title.split()[0]}" {bottom:.4g} --> {top:.4g}',
     ]
     lines += [f"    line [{', '.join(f'{v:.4g}' for v in s)}]" for s in series]
     return lines + ["```"]
