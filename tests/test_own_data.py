@@ -63,10 +63,10 @@ def test_data_add_drafts_a_readable_schema(customers_run: Path) -> None:
 
 
 def test_training_on_own_data_beats_the_majority_class(customers_run: Path) -> None:
-    metrics = json.loads((customers_run / "eval/metrics.json").read_text())
+    metrics = json.loads((customers_run / "eval/seeds/0/metrics.json").read_text())
     majority = customers()["label"].value_counts(normalize=True).max()
     assert metrics["test/accuracy"] >= majority + 0.2, (metrics, majority)
-    transform = json.loads((customers_run / "models/transform.json").read_text())
+    transform = json.loads((customers_run / "models/seed-0/transform.json").read_text())
     assert transform["classes"] == ["churn", "stay", "upgrade"]
     assert transform["categorical"] == ["region", "plan"]
     assert "region=__missing__" in transform["output_columns"]
@@ -140,7 +140,7 @@ def test_bad_input_stops_cleanly_and_loses_nothing(
 ) -> None:
     project = tmp_path / "p"
     shutil.copytree(customers_run, project, symlinks=True)
-    before = {p: sha(project / p) for p in ("dvc.lock", DATA, "models/model.pt")}
+    before = {p: sha(project / p) for p in ("dvc.lock", DATA, "models/seed-0/model.pt")}
     content, fragments = BAD_INPUTS[case]
     data = project / DATA
     if isinstance(content, bytes):
@@ -159,14 +159,14 @@ def test_bad_input_stops_cleanly_and_loses_nothing(
     for fragment in fragments:
         assert fragment in result.stderr, (fragment, result.stderr)
     assert sha(project / "dvc.lock") == before["dvc.lock"]
-    assert "Running stage 'train'" not in result.stdout
+    assert "Running stage 'train@0'" not in result.stdout
 
     # The committed data and model come back exactly. (`dvc repro` records the new file
     # version in data/customers.csv.dvc, so git restores the pointer and DVC the bytes.)
     run(["git", "checkout", "--", "."], project)
     run(["dvc", "checkout", "--force"], project)
     assert sha(project / DATA) == before[DATA]
-    assert sha(project / "models/model.pt") == before["models/model.pt"]
+    assert sha(project / "models/seed-0/model.pt") == before["models/seed-0/model.pt"]
     assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout
 
 
@@ -209,7 +209,7 @@ def test_parquet_and_regression_are_inferred(project: Path) -> None:
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "add spend"], project)
     run(["dvc", "exp", "run", "-S", "data=spend", "-S", "train.epochs=5"], project)
-    metrics = json.loads((project / "eval/metrics.json").read_text())
+    metrics = json.loads((project / "eval/seeds/0/metrics.json").read_text())
     assert set(metrics) == {"test/rmse", "test/mae", "test/r2"}
     assert metrics["test/rmse"] >= metrics["test/mae"] > 0
     plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
@@ -220,7 +220,12 @@ def test_parquet_and_regression_are_inferred(project: Path) -> None:
 def test_time_travel_restores_exact_data_and_model(customers_run: Path, tmp_path: Path) -> None:
     project = tmp_path / "p"
     shutil.copytree(customers_run, project, symlinks=True)
-    tracked = (DATA, "data/raw/table.parquet", "models/model.pt", "models/transform.json")
+    tracked = (
+        DATA,
+        "data/raw/table.parquet",
+        "models/seed-0/model.pt",
+        "models/seed-0/transform.json",
+    )
     commit_a = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
     at_a = {path: sha(project / path) for path in tracked}
 
@@ -230,7 +235,10 @@ def test_time_travel_restores_exact_data_and_model(customers_run: Path, tmp_path
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "B: fewer rows"], project)
     at_b = {path: sha(project / path) for path in tracked}
-    assert at_b[DATA] != at_a[DATA] and at_b["models/model.pt"] != at_a["models/model.pt"]
+    assert (
+        at_b[DATA] != at_a[DATA]
+        and at_b["models/seed-0/model.pt"] != at_a["models/seed-0/model.pt"]
+    )
 
     run(["git", "checkout", "-q", commit_a], project)
     run(["dvc", "checkout"], project)
@@ -305,5 +313,5 @@ def test_report_on_a_data_only_change(customers_run: Path, tmp_path: Path) -> No
     assert f"| `{DATA}` | `{old_md5[:10]}` | `{new_md5[:10]}` |" in markdown
     assert "Rows after validation: 1500 → 1200." in markdown
     assert f"| `ingest` | data {DATA} |" in markdown
-    for stage in ("validate", "split", "featurize", "train", "evaluate"):
+    for stage in ("validate", "split", "featurize", "train@0", "evaluate@0", "aggregate"):
         assert f"| `{stage}` | upstream outputs" in markdown

@@ -20,12 +20,23 @@ def sha(path: Path) -> str:
 
 
 def test_default_pipeline_trains_digits_mlp(reproduced: Path) -> None:
-    metrics = json.loads((reproduced / "eval/metrics.json").read_text())
+    metrics = json.loads((reproduced / "eval/seeds/0/metrics.json").read_text())
+    summary = json.loads((reproduced / "eval/metrics.json").read_text())
     assert set(metrics) == {"test/accuracy", "test/f1_macro", "test/log_loss", "test/roc_auc"}
+    for name, value in metrics.items():  # one seed: the summary is that seed's value
+        assert summary[name] == {
+            "mean": value,
+            "std": None,
+            "min": value,
+            "max": value,
+            "n": 1,
+            "ci95_low": None,
+            "ci95_high": None,
+        }
     assert metrics["test/accuracy"] >= 0.95
     assert metrics["test/roc_auc"] > 0.99
 
-    card = json.loads((reproduced / "models/model.json").read_text())
+    card = json.loads((reproduced / "models/seed-0/model.json").read_text())
     head = run(["git", "rev-parse", "HEAD"], reproduced).stdout.strip()
     provenance = card["provenance"]
     assert provenance["git_commit"] == head
@@ -33,7 +44,7 @@ def test_default_pipeline_trains_digits_mlp(reproduced: Path) -> None:
     assert provenance["data"]["data/features/train.parquet"] == "sha256:" + sha(
         reproduced / "data/features/train.parquet"
     )
-    assert (reproduced / "models/transform.json").read_bytes() == (
+    assert (reproduced / "models/seed-0/transform.json").read_bytes() == (
         reproduced / "data/features/transform.json"
     ).read_bytes()
     assert {"python", "torch", "pytorch-lightning", "dvc"} <= set(provenance["libraries"])
@@ -42,7 +53,8 @@ def test_default_pipeline_trains_digits_mlp(reproduced: Path) -> None:
 
     # DVC sees the metrics, and its plot renderer finds every declared plot's data.
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], reproduced).stdout)
-    assert shown[""]["data"]["eval/metrics.json"]["data"] == metrics
+    numbers = {k: {s: v for s, v in stats.items() if v is not None} for k, stats in summary.items()}
+    assert shown[""]["data"]["eval/metrics.json"]["data"] == numbers  # DVC drops nulls
     plots = json.loads(run(["dvc", "plots", "show", "--json"], reproduced).stdout)["data"]
     assert set(plots) == {
         "Training loss",
@@ -75,10 +87,10 @@ def test_param_change_reruns_only_what_reads_it(reproduced: Path, tmp_path: Path
     project = clone_reproduced(reproduced, tmp_path / "p")
     compose(project, "train.lr=0.002")
     status = json.loads(run(["dvc", "status", "--json"], project).stdout)
-    assert set(status) == {"train"}  # DVC lists the first stale stage; later ones follow it
-    assert {"changed deps": {"params.yaml": {"train": "modified"}}} in status["train"]
+    assert set(status) == {"train@0"}  # DVC lists the first stale stage; later ones follow
+    assert {"changed deps": {"params.yaml": {"train": "modified"}}} in status["train@0"]
     ran = run(["dvc", "repro"], project).stdout
-    assert "Running stage 'train'" in ran and "Running stage 'evaluate'" in ran
+    assert "Running stage 'train@0'" in ran and "Running stage 'evaluate@0'" in ran
     for stage in LIGHT_STAGES:
         assert f"Stage '{stage}' didn't change, skipping" in ran
 
@@ -86,7 +98,7 @@ def test_param_change_reruns_only_what_reads_it(reproduced: Path, tmp_path: Path
 def test_two_runs_from_scratch_give_identical_results(reproduced: Path, tmp_path: Path) -> None:
     again = make_project(tmp_path / "again")
     run(["dvc", "repro"], again)
-    for path in ("eval/metrics.json", "models/model.pt", "data/prepared/test.parquet"):
+    for path in ("eval/metrics.json", "models/seed-0/model.pt", "data/prepared/test.parquet"):
         assert (again / path).read_bytes() == (reproduced / path).read_bytes(), path
 
 
@@ -125,6 +137,6 @@ def test_exp_run_composes_hydra_overrides_and_cnn_learns(reproduced: Path, tmp_p
     params = (project / "params.yaml").read_text()
     assert "_target_: dockyard.models.nets.SmallCNN" in params and "epochs: 30" in params
     metrics = json.loads((project / "eval/metrics.json").read_text())
-    assert metrics["test/accuracy"] >= 0.95
+    assert metrics["test/accuracy"]["mean"] >= 0.95
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
     assert len(shown) >= 1

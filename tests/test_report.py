@@ -35,31 +35,23 @@ def metric_rows(markdown: str) -> dict[str, list[str]]:
 
 
 def test_direction_comes_from_the_metric() -> None:
-    rows = {
-        r.name: r
-        for r in compare_metrics(
-            {
-                "m.json": {
-                    "test/accuracy": 0.9,
-                    "test/log_loss": 0.30,
-                    "test/rmse": 2.0,
-                    "test/custom": 1.0,
-                    "test/r2": 0.5,
-                    "test/gone": 1.0,
-                }
-            },
-            {
-                "m.json": {
-                    "test/accuracy": 0.8,
-                    "test/log_loss": 0.25,
-                    "test/rmse": 2.5,
-                    "test/custom": 2.0,
-                    "test/r2": 0.5,
-                    "test/fresh": 3.0,
-                }
-            },
-        )
+    base = {
+        "test/accuracy": [0.9],
+        "test/log_loss": [0.30],
+        "test/rmse": [2.0],
+        "test/custom": [1.0],
+        "test/r2": [0.5],
+        "test/gone": [1.0],
     }
+    head = {
+        "test/accuracy": [0.8],
+        "test/log_loss": [0.25],
+        "test/rmse": [2.5],
+        "test/custom": [2.0],
+        "test/r2": [0.5],
+        "test/fresh": [3.0],
+    }
+    rows = {r.name: r for r in compare_metrics(base, head)}
     assert rows["test/accuracy"].status == "worse"
     assert rows["test/accuracy"].change == pytest.approx(-0.1)
     assert rows["test/log_loss"].status == "better"  # lower is better
@@ -74,7 +66,7 @@ def test_rendered_markdown_is_well_formed() -> None:
     base = Snapshot(
         "main",
         "a" * 40,
-        metrics={"eval/metrics.json": {"test/accuracy": 0.9}},
+        samples={"test/accuracy": [0.9]},
         params={"train.lr": 0.001},
         curves={"val/loss": [1.0, 0.5, 0.4]},
         confusion=[{"actual": "a", "predicted": "a"}, {"actual": "b", "predicted": "a"}],
@@ -82,7 +74,7 @@ def test_rendered_markdown_is_well_formed() -> None:
     head = Snapshot(
         "workspace",
         None,
-        metrics={"eval/metrics.json": {"test/accuracy": 0.95}},
+        samples={"test/accuracy": [0.95]},
         params={"train.lr": 0.01},
         curves={"val/loss": [0.9, 0.3]},
         confusion=[{"actual": "a", "predicted": "a"}, {"actual": "b", "predicted": "b"}],
@@ -94,6 +86,16 @@ def test_rendered_markdown_is_well_formed() -> None:
     assert "| test/accuracy | 0.9000 | 0.9500 | +0.0500 | +5.56% | ✅ better |" in markdown
     assert "| `train.lr` | `0.001` | `0.01` |" in markdown
     assert "head stopped after 2 epochs (held flat)" in markdown
+    assert "no noise estimate" in markdown  # a single seed on each side
+    seeded = render(
+        compare(
+            Snapshot("main", "a" * 40, samples={"test/accuracy": [0.90, 0.91, 0.92]}),
+            Snapshot("workspace", None, samples={"test/accuracy": [0.95, 0.96, 0.955]}),
+        )
+    )
+    check_tables(seeded)
+    assert "| test/accuracy | 0.9100 ± 0.0100 (n=3) | 0.9550 ± 0.0050 (n=3) | +0.0450 |" in seeded
+    assert "Welch's t-test" in seeded and "✅ improved: test/accuracy" in seeded
 
 
 def test_chart_checker_rejects_broken_charts() -> None:
@@ -126,8 +128,8 @@ def cnn_branch(reproduced: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def test_model_change_report(cnn_branch: Path) -> None:
     markdown = report(cnn_branch, "--base", "main").stdout
     assert check_tables(markdown) >= 3 and check_xycharts(markdown) >= 2
-    base = json.loads(run(["git", "show", "main:eval/metrics.json"], cnn_branch).stdout)
-    head = json.loads((cnn_branch / "eval/metrics.json").read_text())
+    base = json.loads(run(["git", "show", "main:eval/seeds/0/metrics.json"], cnn_branch).stdout)
+    head = json.loads((cnn_branch / "eval/seeds/0/metrics.json").read_text())
     rows = metric_rows(markdown)
     assert set(rows) == set(head)
     for name, cells in rows.items():
@@ -143,16 +145,17 @@ def test_model_change_report(cnn_branch: Path) -> None:
         for line in markdown.splitlines()
         if line.startswith("| `")
     }
-    assert "params model.input, model.name" in stage_rows["train"]
-    assert "train.epochs" in stage_rows["train"]
-    assert "upstream outputs models" in stage_rows["evaluate"]
+    assert "params model.input, model.name" in stage_rows["train@0"]
+    assert "train.epochs" in stage_rows["train@0"]
+    assert "upstream outputs models/seed-0" in stage_rows["evaluate@0"]
+    assert "upstream outputs eval/seeds" in stage_rows["aggregate"]
     for stage in LIGHT:
         assert stage not in stage_rows
     assert "Unchanged (not re-run): `ingest`, `validate`, `split`, `featurize`." in markdown
 
     data = json.loads(report(cnn_branch, "--base", "main", "--head", "cnn", "--json").stdout)
     assert data["head"]["label"] == "cnn" and len(data["metrics"]) == len(head)
-    assert {s["stage"] for s in data["stages"]} == {"train", "evaluate"}
+    assert {s["stage"] for s in data["stages"]} == {"train@0", "evaluate@0", "aggregate"}
     assert sorted(data["verdict"]) == sorted({r["status"] for r in data["metrics"]})
     reverse = json.loads(report(cnn_branch, "--base", "cnn", "--head", "main", "--json").stdout)
     flipped = {r["name"]: r["status"] for r in reverse["metrics"]}
@@ -166,10 +169,10 @@ def test_reproducibility_check(cnn_branch: Path, tmp_path: Path) -> None:
     ok = report(project, "--base", "main", "--check-reproduced").stdout
     assert "✅ the reproduced metrics equal the ones committed" in ok
     metrics = json.loads((project / "eval/metrics.json").read_text())
-    metrics["test/accuracy"] += 0.01
+    metrics["test/accuracy"]["mean"] += 0.01
     (project / "eval/metrics.json").write_text(json.dumps(metrics))
     drift = report(project, "--base", "main", "--check-reproduced").stdout
-    assert "⚠️ the reproduced metrics differ" in drift and "| test/accuracy |" in drift
+    assert "⚠️ the reproduced metrics differ" in drift and "| test/accuracy.mean |" in drift
     check_tables(drift)
 
 
@@ -182,10 +185,10 @@ def test_first_pr_and_one_sided_metrics(reproduced: Path, tmp_path: Path) -> Non
     check_tables(first), check_xycharts(first)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "run"], project)
-    metrics = json.loads((project / "eval/metrics.json").read_text())
+    metrics = json.loads((project / "eval/seeds/0/metrics.json").read_text())
     metrics["test/extra"] = 1.5
     del metrics["test/roc_auc"]
-    (project / "eval/metrics.json").write_text(json.dumps(metrics))
+    (project / "eval/seeds/0/metrics.json").write_text(json.dumps(metrics))
     one_sided = report(project, "--base", "HEAD").stdout
     rows = metric_rows(one_sided)
     assert rows["test/extra"][1:] == ["—", "1.5000", "—", "—", "🆕 new"]

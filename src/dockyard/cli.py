@@ -87,6 +87,7 @@ def _report(args: argparse.Namespace) -> int:
         check_reproduced=args.check_reproduced,
         run_seconds=args.run_seconds,
         plots_url=args.plots_url,
+        alpha=args.alpha,
     )
     text = json.dumps(data, indent=2, default=str) + "\n" if args.json else markdown
     if args.output:
@@ -201,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--run-seconds", type=float, help="pipeline run time, for the footer")
     report.add_argument("--plots-url", help="link to the `dvc plots diff` HTML, for the comment")
+    report.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="significance level of the seed-noise test (Welch's t-test; default 0.05)",
+    )
     report.add_argument("--root", default=".", help="project root (default: .)")
     report.set_defaults(handler=_report)
 

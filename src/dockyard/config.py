@@ -130,6 +130,7 @@ class TrainConfig:
 @dataclass
 class Config:
     seed: int = 0
+    seeds: list[int] = field(default_factory=lambda: [0])
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -213,6 +214,12 @@ def _check_values(cfg: DictConfig, source: str) -> None:
             )
 
     choice("data.task", cfg.data.task, TASKS)
+    seeds = list(cfg.seeds)
+    if not seeds or len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
+        raise ConfigError(
+            f"{source}: 'seeds' must be a non-empty list of distinct non-negative integers "
+            f"(one training run each), found {seeds}. Example: seeds: [0, 1, 2, 3, 4]."
+        )
     choice("model.input", cfg.model.input, MODEL_INPUTS)
     choice("train.early_stopping.mode", cfg.train.early_stopping.mode, ("min", "max"))
     choice("train.loss", cfg.train.loss, LOSSES)

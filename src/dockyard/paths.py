@@ -21,3 +21,15 @@ def split_path(name: str) -> str:
 
 def features_path(name: str) -> str:
     return f"{FEATURES_DIR}/{name}.parquet"
+
+
+# Per-seed outputs of the train@SEED and evaluate@SEED stages.
+SEEDS_DIR = "eval/seeds"
+
+
+def model_dir(seed: int) -> str:
+    return f"{MODEL_DIR}/seed-{seed}"
+
+
+def seed_dir(seed: int) -> str:
+    return f"{SEEDS_DIR}/{seed}"

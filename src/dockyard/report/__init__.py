@@ -10,6 +10,7 @@ from typing import Any
 from dockyard.report.collect import flatten, read_file, snapshots
 from dockyard.report.compare import compare
 from dockyard.report.render import render
+from dockyard.stats import DEFAULT_ALPHA
 
 
 def reproducibility(root: Path, reproduced: dict[str, dict[str, float]]) -> tuple[str, list]:
@@ -52,12 +53,13 @@ def build_report(
     check_reproduced: bool = False,
     run_seconds: float | None = None,
     plots_url: str | None = None,
+    alpha: float = DEFAULT_ALPHA,
 ) -> tuple[str, dict[str, Any]]:
     """The markdown comment and the same content as data."""
     started = time.perf_counter()
     root = Path(root).resolve()
     base_snap, head_snap = snapshots(root, base, head)
-    comparison = compare(base_snap, head_snap)
+    comparison = compare(base_snap, head_snap, alpha)
     data = comparison.to_dict()
     extras: dict[str, Any] = {"run_seconds": run_seconds, "plots_url": plots_url}
     if check_reproduced and head is None:

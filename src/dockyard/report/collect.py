@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from dockyard.errors import DockyardError
-from dockyard.paths import TRAIN_LOG_DIR, VALIDATION_REPORT
+from dockyard.paths import SEEDS_DIR, TRAIN_LOG_DIR, VALIDATION_REPORT
 
 WORKSPACE = "workspace"
 CURVES = ("val/loss", "val/accuracy", "val/mae", "train/loss")
@@ -33,6 +33,9 @@ class Snapshot:
     sha: str | None  # None for the workspace
     subject: str = ""
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # file -> key -> value
+    # metric -> one value per training seed (one value when the revision has a single run)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)  # flattened params.yaml
     lock: dict[str, Any] = field(default_factory=dict)  # stage -> lock entry
     curves: dict[str, list[float]] = field(default_factory=dict)
@@ -107,15 +110,48 @@ def snapshots(root: Path, base: str, head: str | None) -> tuple[Snapshot, Snapsh
     ):
         key = sha or WORKSPACE
         snap = Snapshot(label=label, sha=sha, subject=subject)
-        for name, values in _dvc_results(metrics, key).items():
+        files = _dvc_results(metrics, key)
+        for name, values in files.items():
             numbers = {k: float(v) for k, v in flatten(values).items() if _is_number(v)}
             if numbers:
                 snap.metrics[name] = numbers
         param_files = _dvc_results(params, key)
         snap.params = flatten(param_files.get("params.yaml", {}))
+        seeds = snap.params.get("seeds")
+        snap.seeds = [int(s) for s in seeds] if isinstance(seeds, list) else []
+        snap.samples = _seed_samples(root, sha, snap.seeds) or _file_samples(files)
         _read_committed_outputs(root, snap)
         sides.append(snap)
     return sides[0], sides[1]
+
+
+def _seed_samples(root: Path, sha: str | None, seeds: list[int]) -> dict[str, list[float]]:
+    """Per-seed test metrics (eval/seeds/N/metrics.json) of the seeds the revision ran."""
+    samples: dict[str, list[float]] = {}
+    for seed in seeds:
+        text = read_file(root, sha, f"{SEEDS_DIR}/{seed}/metrics.json")
+        if text is None:
+            continue
+        for name, value in flatten(json.loads(text)).items():
+            if _is_number(value):
+                samples.setdefault(name, []).append(float(value))
+    return samples
+
+
+def _file_samples(files: dict[str, Any]) -> dict[str, list[float]]:
+    """One value per metric from the metrics files (summaries contribute their mean)."""
+    samples: dict[str, list[float]] = {}
+    for file, values in files.items():
+        for name, value in (values or {}).items():
+            if isinstance(value, dict) and _is_number(value.get("mean")):
+                number = float(value["mean"])
+            elif _is_number(value):
+                number = float(value)
+            else:
+                continue
+            key = f"{name} ({file})" if name in samples else name
+            samples[key] = [number]
+    return samples
 
 
 def _is_number(value: Any) -> bool:

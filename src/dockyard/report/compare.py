@@ -8,6 +8,7 @@ from typing import Any
 
 from dockyard.metrics import higher_is_better
 from dockyard.report.collect import Snapshot, flatten
+from dockyard.stats import DEFAULT_ALPHA, summarize, welch
 
 # Relative tolerance under which two metric values count as equal (float noise in JSON).
 EQUAL_RTOL = 1e-9
@@ -15,14 +16,19 @@ EQUAL_RTOL = 1e-9
 
 @dataclass
 class MetricRow:
-    file: str
     name: str
-    base: float | None
+    base: float | None  # mean over seeds (the value itself for one seed)
     head: float | None
     change: float | None
     relative: float | None  # change / |base|
     higher_is_better: bool | None
-    status: str  # better | worse | same | changed (direction unknown) | new | removed
+    # better | worse | same | changed (direction unknown) | noise (within noise) | new | removed
+    status: str
+    base_n: int = 0
+    head_n: int = 0
+    base_std: float | None = None
+    head_std: float | None = None
+    p_value: float | None = None  # Welch's t-test, when both sides have two or more seeds
 
 
 @dataclass
@@ -68,6 +74,12 @@ class Comparison:
     stages: list[StageChange]
     data: list[DataChange]
     rows: tuple[int | None, int | None]
+    alpha: float = DEFAULT_ALPHA
+
+    @property
+    def noise_estimate(self) -> bool:
+        """Both sides ran two or more seeds, so verdicts come from a t-test."""
+        return any(r.p_value is not None for r in self.metrics)
 
     def to_dict(self) -> dict[str, Any]:
         side = lambda s: {"label": s.label, "sha": s.sha, "subject": s.subject}  # noqa: E731
@@ -80,46 +92,61 @@ class Comparison:
             "stages": [{"stage": s.stage, "reasons": s.reasons, **asdict(s)} for s in self.stages],
             "data": [asdict(d) for d in self.data],
             "rows": {"base": self.rows[0], "head": self.rows[1]},
+            "seeds": {"base": self.base.seeds, "head": self.head.seeds},
+            "test": {"method": "welch_t", "alpha": self.alpha} if self.noise_estimate else None,
         }
 
 
-def compare(base: Snapshot, head: Snapshot) -> Comparison:
+def compare(base: Snapshot, head: Snapshot, alpha: float = DEFAULT_ALPHA) -> Comparison:
     return Comparison(
         base=base,
         head=head,
-        metrics=compare_metrics(base.metrics, head.metrics),
+        metrics=compare_metrics(base.samples, head.samples, alpha),
         params=compare_params(base.params, head.params),
         stages=stage_changes(base.lock, head.lock),
         data=data_changes(base.lock, head.lock),
         rows=(base.data_report.get("rows"), head.data_report.get("rows")),
+        alpha=alpha,
     )
 
 
 def compare_metrics(
-    base: dict[str, dict[str, float]], head: dict[str, dict[str, float]]
+    base: dict[str, list[float]], head: dict[str, list[float]], alpha: float = DEFAULT_ALPHA
 ) -> list[MetricRow]:
-    rows = []
-    for file in sorted(set(base) | set(head)):
-        old, new = base.get(file, {}), head.get(file, {})
-        for name in sorted(set(old) | set(new)):
-            rows.append(_metric_row(file, name, old.get(name), new.get(name)))
-    return rows
+    """One row per metric from per-seed samples; Welch's t-test when both sides have n >= 2."""
+    return [
+        _metric_row(name, base.get(name, []), head.get(name, []), alpha)
+        for name in sorted(set(base) | set(head))
+    ]
 
 
-def _metric_row(file: str, name: str, base: float | None, head: float | None) -> MetricRow:
+def _metric_row(name: str, base: list[float], head: list[float], alpha: float) -> MetricRow:
     direction = higher_is_better(name)
-    if base is None or head is None:
-        status = "new" if base is None else "removed"
-        return MetricRow(file, name, base, head, None, None, direction, status)
-    change = head - base
-    relative = change / abs(base) if base else None
-    if math.isclose(head, base, rel_tol=EQUAL_RTOL, abs_tol=1e-12):
-        status = "same"
-    elif direction is None:
-        status = "changed"
+    row = MetricRow(name, None, None, None, None, direction, "", len(base), len(head))
+    if base:
+        row.base = math.fsum(base) / len(base)
+        row.base_std = summarize(base)["std"]
+    if head:
+        row.head = math.fsum(head) / len(head)
+        row.head_std = summarize(head)["std"]
+    if row.base is None or row.head is None:
+        row.status = "new" if row.base is None else "removed"
+        return row
+    row.change = row.head - row.base
+    row.relative = row.change / abs(row.base) if row.base else None
+    if len(base) >= 2 and len(head) >= 2:
+        row.p_value = welch(base, head)[2]
+        if row.p_value >= alpha:
+            row.status = "noise"  # identical samples included: p = 1
+            return row
+    elif math.isclose(row.head, row.base, rel_tol=EQUAL_RTOL, abs_tol=1e-12):
+        row.status = "same"
+        return row
+    if direction is None:
+        row.status = "changed"
     else:
-        status = "better" if (change > 0) == direction else "worse"
-    return MetricRow(file, name, base, head, change, relative, direction, status)
+        row.status = "better" if (row.change > 0) == direction else "worse"
+    return row
 
 
 def verdict(rows: list[MetricRow]) -> dict[str, list[str]]:
@@ -150,8 +177,13 @@ def _entries(items: list[dict] | None) -> dict[str, str | None]:
 
 
 def _inside(path: str, outputs: set[str]) -> bool:
-    """Whether `path` is one of `outputs` or lies inside an output directory."""
-    return any(path == out or path.startswith(out.rstrip("/") + "/") for out in outputs)
+    """Whether `path` is an output, lies inside an output directory, or holds outputs."""
+    return any(
+        path == out
+        or path.startswith(out.rstrip("/") + "/")
+        or out.startswith(path.rstrip("/") + "/")
+        for out in outputs
+    )
 
 
 def _is_code(path: str) -> bool:

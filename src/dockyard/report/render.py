@@ -14,6 +14,7 @@ MARKS = {
     "worse": "❌ worse",
     "same": "➖ same",
     "changed": "⚪ changed",
+    "noise": "〰️ within noise",
     "new": "🆕 new",
     "removed": "🗑️ removed",
 }
@@ -57,6 +58,10 @@ def verdict_line(rows: list[MetricRow]) -> str:
     for row in rows:
         groups.setdefault(row.status, []).append(row.name)
     if not any(groups.get(k) for k in ("better", "worse", "changed", "new", "removed")):
+        if groups.get("noise"):
+            return (
+                f"**Verdict:** no change larger than the seed noise ({len(rows)} metrics compared)."
+            )
         return f"**Verdict:** no metric changed ({len(rows)} compared)."
     parts = []
     for status, word in (
@@ -65,6 +70,7 @@ def verdict_line(rows: list[MetricRow]) -> str:
         ("changed", "changed (direction unknown)"),
         ("new", "new"),
         ("removed", "removed"),
+        ("noise", "within noise"),
     ):
         if groups.get(status):
             parts.append(f"{MARKS[status].split()[0]} {word}: " + ", ".join(groups[status]))
@@ -73,30 +79,59 @@ def verdict_line(rows: list[MetricRow]) -> str:
     return "**Verdict:** " + " · ".join(parts)
 
 
-def metrics_section(rows: list[MetricRow]) -> list[str]:
+def _side_value(mean: float | None, std: float | None, n: int) -> str:
+    if mean is None:
+        return "—"
+    if n >= 2 and std is not None:
+        return f"{mean:.4f} ± {std:.4f} (n={n})"
+    return f"{mean:.4f}"
+
+
+def _folded(row: MetricRow) -> bool:
+    return row.status == "same" or (row.status == "noise" and row.change == 0)
+
+
+def metrics_section(rows: list[MetricRow], noise: bool, alpha: float) -> list[str]:
     if not rows:
         return ["No metrics files on either side yet (is `dvc repro` part of this change?)."]
-    several = len({r.file for r in rows}) > 1
-    header = ["metric", "base", "head", "change", "relative", ""]
+    header = ["metric", "base", "head", "change", "relative"]
+    header += ["p-value", ""] if noise else [""]
 
     def line(row: MetricRow) -> list[Any]:
-        name = f"{row.name} ({row.file})" if several else row.name
-        return [
-            name,
-            _number(row.base),
-            _number(row.head),
+        cells = [
+            row.name,
+            _side_value(row.base, row.base_std, row.base_n),
+            _side_value(row.head, row.head_std, row.head_n),
             _signed(row.change),
             _percent(row.relative),
-            MARKS[row.status],
         ]
+        if noise:
+            cells.append("—" if row.p_value is None else f"{row.p_value:.3g}")
+        return cells + [MARKS[row.status]]
 
-    moved = [r for r in rows if r.status != "same"]
-    same = [r for r in rows if r.status == "same"]
+    moved = [r for r in rows if not _folded(r)]
+    same = [r for r in rows if _folded(r)]
     out = table(header, [line(r) for r in moved]) if moved else ["No metric changed."]
     if same:
         out += ["", f"<details><summary>{len(same)} unchanged metric(s)</summary>", ""]
         out += table(header, [line(r) for r in same])
         out += ["", "</details>"]
+    seeds = {(r.base_n, r.head_n) for r in rows if r.base_n and r.head_n}
+    if noise:
+        out += [
+            "",
+            f"Verdicts test the difference of the means against the seed noise "
+            f"(Welch's t-test, α = {alpha}); `within noise` means p ≥ {alpha}.",
+        ]
+    elif seeds:
+        out += [
+            "",
+            "ℹ️ One side ran a single seed, so there is no noise estimate: the changes "
+            "above are raw differences and may be seed noise. Run several seeds on both "
+            "sides (`seeds: [0, 1, 2, 3, 4]` in conf/config.yaml, or "
+            "`dvc exp run -S 'seeds=[0,1,2,3,4]'`) for better / worse / within-noise "
+            "verdicts.",
+        ]
     return out
 
 
@@ -270,7 +305,12 @@ def render(comparison: Comparison, extras: dict[str, Any] | None = None) -> str:
     ]
     if "reproducibility" in extras:
         out += [extras["reproducibility"], ""]
-    out += ["### Metrics", "", *metrics_section(comparison.metrics), ""]
+    out += [
+        "### Metrics",
+        "",
+        *metrics_section(comparison.metrics, comparison.noise_estimate, comparison.alpha),
+        "",
+    ]
     out += ["### Params changed", "", *params_section(comparison.params), ""]
     out += ["### Stages re-run", "", *stages_section(comparison), ""]
     out += data_section(comparison)
@@ -296,6 +336,8 @@ def footer(comparison: Comparison, extras: dict[str, Any]) -> str:
         f"{side_name(head) if head.sha else head_ref}",
         f"reproduce locally: `{reproduce}` then `dockyard report --base {base.label}`",
     ]
+    if comparison.noise_estimate:
+        parts.append(f"verdicts: Welch's t-test over seeds, α = {comparison.alpha}")
     if extras.get("run_seconds") is not None:
         parts.append(f"pipeline run time: {float(extras['run_seconds']):.0f} s")
     if extras.get("report_seconds") is not None:

@@ -1,8 +1,9 @@
-"""evaluate: score the trained model on the test split; write metrics and plot data.
+"""evaluate: score one seed's model on the test split; write its metrics and plot data.
 
-eval/metrics.json holds `test/...` metrics and is committed to git (cache: false in
-dvc.yaml) so `dvc metrics diff REV` works on any revision. eval/plots/ holds the rows
-behind the plots declared in dvc.yaml: for classification the confusion matrix, ROC
+Runs once per training seed (the evaluate@N stages). eval/seeds/N/metrics.json holds
+`test/...` metrics, committed to git (cache: false); the aggregate stage summarises the
+seeds into eval/metrics.json. eval/seeds/N/plots/ holds the rows behind the plots
+declared in dvc.yaml: for classification the confusion matrix, ROC
 and precision-recall curves (micro-averaged one-vs-rest beyond two classes); for
 regression predicted vs. actual values.
 """
@@ -19,21 +20,14 @@ from dockyard.data.features import FeatureTransform
 from dockyard.errors import DataError, exit_on_user_error
 from dockyard.io import write_json
 from dockyard.metrics import classification_metrics, pr_points, regression_metrics, roc_points
-from dockyard.paths import (
-    METRICS_FILE,
-    MODEL_CARD,
-    MODEL_TRANSFORM,
-    MODEL_WEIGHTS,
-    PLOTS_DIR,
-    features_path,
-)
+from dockyard.paths import features_path, model_dir, seed_dir
 from dockyard.stages.train import feature_arrays
 
 PLOT_FILES = ("confusion", "roc", "pr", "predictions")
 
 
 def load_model(
-    model_dir: str | Path = Path(MODEL_CARD).parent,
+    model_dir: str | Path,
 ) -> tuple[Any, dict, FeatureTransform]:
     """Rebuild the network from its card, load its weights (weights_only: no pickled code)
     and the transform its inputs go through."""
@@ -43,8 +37,8 @@ def load_model(
 
     model_dir = Path(model_dir)
     card_path, weights_path = (
-        model_dir / Path(MODEL_CARD).name,
-        model_dir / Path(MODEL_WEIGHTS).name,
+        model_dir / "model.json",
+        model_dir / "model.pt",
     )
     for path in (card_path, weights_path):
         if not path.is_file():
@@ -56,7 +50,7 @@ def load_model(
     net = build_model(card["net"], len(card["features"]), card["outputs"])
     net.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
     net.eval()
-    transform = FeatureTransform.load(model_dir / Path(MODEL_TRANSFORM).name)
+    transform = FeatureTransform.load(model_dir / "transform.json")
     return net, card, transform
 
 
@@ -126,16 +120,23 @@ def evaluate(
 
 @exit_on_user_error
 def main() -> None:
-    net, card, transform = load_model()
+    from dockyard.config import load_params
+    from dockyard.stages.train import seed_argument
+
+    seed = seed_argument("Evaluate one seed's model on the test split.")
+    if seed is None:
+        seed = load_params().seeds[0]
+    net, card, transform = load_model(model_dir(seed))
     x, y, _ = feature_arrays(features_path("test"))
     metrics, plots = evaluate(net, card, transform, x, y)
-    write_json(metrics, METRICS_FILE)
+    out = seed_dir(seed)
+    write_json(metrics, f"{out}/metrics.json")
     # Every plot declared in dvc.yaml gets a file; those that do not apply to the task stay
     # empty, which `dvc plots` skips quietly instead of reporting a missing file.
     for name in PLOT_FILES:
-        write_json(plots.get(name, []), f"{PLOTS_DIR}/{name}.json", indent=None)
+        write_json(plots.get(name, []), f"{out}/plots/{name}.json", indent=None)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    print(f"evaluate: {shown} -> {METRICS_FILE}")
+    print(f"evaluate (seed {seed}): {shown} -> {out}/metrics.json")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """train: fit the configured network with a Lightning Trainer; save weights and a model card.
 
-Outputs: models/model.pt (a plain state dict, loadable with weights_only=True),
-models/model.json (how to rebuild the network, the classes, and what produced it),
-models/transform.json (the featurize transform the model expects its input through),
-and eval/train/ (DVCLive's per-epoch curves, declared as plots in dvc.yaml).
+Runs once per training seed (`python -m dockyard.stages.train --seed N`, the train@N stages
+of dvc.yaml). Outputs, in models/seed-N/: model.pt (a plain state dict, loadable with
+weights_only=True), model.json (how to rebuild the network, the classes, and what produced
+it), transform.json (the featurize transform the model expects its input through); and
+eval/seeds/N/train/ (DVCLive's per-epoch curves).
 """
 
 from __future__ import annotations
@@ -22,19 +23,11 @@ from dockyard.config import load_params, params_hash
 from dockyard.data.features import LABEL, FeatureTransform
 from dockyard.errors import ConfigError, DataError, exit_on_user_error
 from dockyard.io import read_table, write_json
-from dockyard.paths import (
-    MODEL_CARD,
-    MODEL_DIR,
-    MODEL_TRANSFORM,
-    MODEL_WEIGHTS,
-    TRAIN_LOG_DIR,
-    TRANSFORM_FILE,
-    features_path,
-)
+from dockyard.paths import TRANSFORM_FILE, features_path, model_dir, seed_dir
 from dockyard.provenance import data_hashes, describe_device, git_commit, library_versions
 
 # The params this stage reads (dvc.yaml lists the same keys).
-PARAM_KEYS = ["seed", "data", "model", "trainer", "train"]
+PARAM_KEYS = ["data", "model", "trainer", "train"]
 CURVES = ("train/loss", "val/loss", "val/accuracy", "val/mae")
 MONITORS = {"classification": ("val/loss", "val/accuracy"), "regression": ("val/loss", "val/mae")}
 
@@ -73,8 +66,11 @@ def fit(
     val: tuple[np.ndarray, np.ndarray],
     n_outputs: int,
     log_dir: str,
+    seed: int | None = None,
 ) -> dict[str, Any]:
-    """Train on featurized arrays; return the best weights, training summary and device."""
+    """Train on featurized arrays; return the best weights, training summary and device.
+
+    `seed` seeds Lightning and the batch order (default: the first of `seeds`)."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
     import pytorch_lightning as pl
     import torch
@@ -105,7 +101,8 @@ def fit(
     x_train, y_train = (np.require(a, requirements="W") for a in train)
     x_val, y_val = (np.require(a, requirements="W") for a in val)
 
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    seed = cfg.seeds[0] if seed is None else seed
+    pl.seed_everything(seed, workers=True, verbose=False)
     net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
     net = build_model(net_cfg, x_train.shape[1], n_outputs)
     module = TabularTask(
@@ -120,7 +117,7 @@ def fit(
         TensorTable(torch.from_numpy(x_train), torch.from_numpy(y_train)),
         cfg.train.batch_size,
         shuffle=True,
-        seed=cfg.seed,
+        seed=seed,
     )
     val_loader = batch_loader(
         TensorTable(torch.from_numpy(x_val), torch.from_numpy(y_val)),
@@ -169,21 +166,33 @@ def fit(
     return {"state": state, "net": net_cfg, "training": training, "device": device}
 
 
+def seed_argument(description: str) -> int | None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seed", type=int, help="training seed (default: the first of `seeds`)")
+    return parser.parse_args().seed
+
+
 @exit_on_user_error
 def main() -> None:
     import torch
 
+    seed = seed_argument("Train one model (dvc.yaml runs this once per entry of `seeds`).")
     cfg = load_params()
+    seed = cfg.seeds[0] if seed is None else seed
     transform = FeatureTransform.load(TRANSFORM_FILE)
     x_train, y_train, names = feature_arrays(features_path("train"))
     x_val, y_val, _ = feature_arrays(features_path("val"))
     n_outputs = len(transform.classes) if cfg.data.task == "classification" else 1
-    result = fit(cfg, (x_train, y_train), (x_val, y_val), n_outputs, TRAIN_LOG_DIR)
+    log_dir = f"{seed_dir(seed)}/train"
+    result = fit(cfg, (x_train, y_train), (x_val, y_val), n_outputs, log_dir, seed=seed)
 
-    os.makedirs(MODEL_DIR, exist_ok=True)
-    torch.save(result["state"], MODEL_WEIGHTS)
+    out = Path(model_dir(seed))
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(result["state"], out / "model.pt")
     # The transform travels with the model: prediction needs both.
-    shutil.copyfile(TRANSFORM_FILE, MODEL_TRANSFORM)
+    shutil.copyfile(TRANSFORM_FILE, out / "transform.json")
     card = {
         "task": cfg.data.task,
         "target": cfg.data.target,
@@ -191,6 +200,7 @@ def main() -> None:
         "outputs": n_outputs,
         "classes": transform.classes,
         "net": result["net"],
+        "seed": seed,
         "training": result["training"],
         "provenance": {
             "git_commit": git_commit(),
@@ -200,11 +210,11 @@ def main() -> None:
             "device": result["device"],
         },
     }
-    write_json(card, MODEL_CARD)
+    write_json(card, out / "model.json")
     training = card["training"]
     print(
-        f"train: best {training['monitor']} {training['best_score']:.4f} at epoch "
-        f"{training['best_epoch']} of {training['epochs_run']} -> {MODEL_DIR}/"
+        f"train (seed {seed}): best {training['monitor']} {training['best_score']:.4f} at epoch "
+        f"{training['best_epoch']} of {training['epochs_run']} -> {out}/"
     )
 
 

@@ -1,0 +1,141 @@
+"""Repeated seeds end to end: per-seed caching, noise-aware verdicts, queued sweeps."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import compose, make_project, run
+
+pytestmark = pytest.mark.slow
+
+FAST: list[str] = []  # converged runs: early stopping is part of the seed noise
+
+
+def report_json(project: Path, *args: str) -> dict:
+    result = run([sys.executable, "-m", "dockyard.cli", "report", *args, "--json"], project)
+    return json.loads(result.stdout)
+
+
+def commit(project: Path, message: str) -> None:
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", message], project)
+
+
+@pytest.fixture(scope="module")
+def three_seeds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = make_project(tmp_path_factory.mktemp("seeds") / "p")
+    compose(project, "seeds=[0,1,2]", *FAST)
+    run(["dvc", "repro"], project)
+    commit(project, "three seeds")
+    return project
+
+
+def test_summary_has_every_statistic(three_seeds: Path) -> None:
+    summary = json.loads((three_seeds / "eval/metrics.json").read_text())
+    values = [
+        json.loads((three_seeds / f"eval/seeds/{s}/metrics.json").read_text())["test/accuracy"]
+        for s in (0, 1, 2)
+    ]
+    accuracy = summary["test/accuracy"]
+    assert accuracy["n"] == 3 and accuracy["mean"] == pytest.approx(sum(values) / 3)
+    assert accuracy["min"] == min(values) and accuracy["max"] == max(values)
+    assert accuracy["ci95_low"] < accuracy["mean"] < accuracy["ci95_high"]
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], three_seeds).stdout)
+    assert shown[""]["data"]["eval/metrics.json"]["data"]["test/accuracy"]["n"] == 3
+    assert len(set(values)) > 1  # the seeds really differ
+
+
+def test_adding_a_seed_runs_only_that_seed(three_seeds: Path, tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "p"
+    shutil.copytree(three_seeds, project, symlinks=True)
+    compose(project, "seeds=[0,1,2,3]", *FAST)
+    status = json.loads(run(["dvc", "status", "--json"], project).stdout)
+    assert "train@3" in status and "evaluate@3" in status and "aggregate" in status
+    assert not {"train@0", "train@1", "train@2", "evaluate@0"} & set(status)
+    ran = run(["dvc", "repro"], project).stdout
+    assert "Running stage 'train@3'" in ran
+    for seed in (0, 1, 2):
+        assert f"Stage 'train@{seed}' didn't change, skipping" in ran
+    assert json.loads((project / "eval/metrics.json").read_text())["test/accuracy"]["n"] == 4
+
+
+def test_harmful_change_is_worse_and_reseeding_is_noise(three_seeds: Path, tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "p"
+    shutil.copytree(three_seeds, project, symlinks=True)
+    run(["git", "checkout", "-qb", "slow-lr"], project)
+    compose(project, "seeds=[0,1,2]", "train.lr=0.00001", "train.epochs=5")
+    run(["dvc", "repro"], project)
+    commit(project, "tiny learning rate")
+    hurt = report_json(project, "--base", "main", "--head", "slow-lr")
+    rows = {r["name"]: r for r in hurt["metrics"]}
+    assert rows["test/accuracy"]["status"] == "worse" and rows["test/accuracy"]["p_value"] < 0.05
+    assert rows["test/log_loss"]["status"] == "worse"  # it went up: lower is better
+    assert hurt["test"] == {"method": "welch_t", "alpha": 0.05}
+    markdown = run(
+        [sys.executable, "-m", "dockyard.cli", "report", "--base", "main"], project
+    ).stdout
+    assert "❌ regressed: " in markdown and "test/accuracy" in markdown.split("regressed")[1]
+    assert "(n=3)" in markdown and "Welch's t-test" in markdown
+
+    run(["git", "checkout", "-q", "main"], project)
+    run(["dvc", "checkout", "-q"], project)
+    run(["git", "checkout", "-qb", "reseed"], project)
+    compose(project, "seeds=[3,4,5]", *FAST)
+    run(["dvc", "repro"], project)
+    commit(project, "other seeds")
+    reseeded = report_json(project, "--base", "main", "--head", "reseed")
+    statuses = {r["name"]: r["status"] for r in reseeded["metrics"]}
+    assert set(statuses.values()) == {"noise"}, reseeded["metrics"]
+    assert reseeded["verdict"] == {"noise": sorted(statuses)}
+
+
+def test_queued_sweep_with_two_workers(three_seeds: Path, tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "p"
+    shutil.copytree(three_seeds, project, symlinks=True)
+    run(
+        [
+            "dvc",
+            "exp",
+            "run",
+            "--queue",
+            "-S",
+            "train.lr=0.001,0.01",
+            "-S",
+            "model=mlp,linear",
+            "-S",
+            "seeds=[0]",
+            "-S",
+            "train.epochs=3",
+        ],
+        project,
+    )
+    run(["dvc", "queue", "start", "-j", "2"], project)
+    deadline = time.monotonic() + 420
+    while time.monotonic() < deadline:
+        # `dvc queue status` has no JSON form; its task table is enough for a test
+        status = run(["dvc", "queue", "status"], project).stdout
+        if "Queued" not in status and "Running" not in status and "Success" in status:
+            break
+        time.sleep(5)
+    run(["dvc", "queue", "stop"], project, check=False)
+    assert status.count("Success") == 4 and "Failed" not in status, status
+    names = run(["dvc", "exp", "list", "--name-only"], project).stdout.split()
+    assert len(names) == 4
+    table = run(
+        ["dvc", "exp", "show", "--sort-by", "test/accuracy.mean", "--sort-order", "desc", "--csv"],
+        project,
+    ).stdout
+    assert sum(name in table for name in names) == 4
+    compared = report_json(project, "--base", names[0], "--head", names[1])
+    assert compared["base"]["label"] == names[0] and compared["params"]
