@@ -69,9 +69,13 @@ class FakeGitHub(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        human = {"login": "octocat", "type": "User"}
         self.comments: list[dict] = [
-            {"id": i, "body": f"human comment {i}", "html_url": f"u/{i}"} for i in range(1, 131)
+            {"id": i, "body": f"human comment {i}", "html_url": f"u/{i}", "user": human}
+            for i in range(1, 131)
         ]
+        # someone pasted the marker into their own comment: it must never be taken over
+        self.comments[3]["body"] = f"{MARKER} fake report: everything is better"
         self.requests: list[tuple[str, str]] = []
         self.forbidden = False
 
@@ -110,7 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(("POST", self.path))
         if self.server.forbidden:
             return self._reply(403, {"message": "Resource not accessible by integration"})
-        comment = {"id": 1000 + len(self.server.comments), "body": self._body()["body"]}
+        comment = {
+            "id": 1000 + len(self.server.comments),
+            "body": self._body()["body"],
+            "user": {"login": "github-actions[bot]", "type": "Bot"},
+        }
         comment["html_url"] = f"u/{comment['id']}"
         self.server.comments.append(comment)
         self._reply(201, comment)
@@ -140,9 +148,11 @@ def test_one_comment_created_then_updated_in_place(github: FakeGitHub) -> None:
     assert len(github.comments) == 131
     action, url2 = upsert_comment(client, "acme/ml", 7, f"{MARKER}\nsecond report")
     assert (action, url2) == ("updated", url)
-    ours = [c for c in github.comments if MARKER in c["body"]]
+    ours = [c for c in github.comments if c["user"]["type"] == "Bot"]
     assert len(ours) == 1 and ours[0]["body"].endswith("second report")
-    assert all(c["body"] == f"human comment {c['id']}" for c in github.comments[:130])
+    assert github.comments[3]["body"].endswith("fake report: everything is better")
+    humans = github.comments[:3] + github.comments[4:130]
+    assert all(c["body"] == f"human comment {c['id']}" for c in humans)
     pages = [path for method, path in github.requests if method == "GET"]
     assert any("page=2" in p for p in pages)  # found on the second page of 100
 
@@ -170,6 +180,8 @@ def test_comment_command_and_forbidden_token(github: FakeGitHub, tmp_path: Path)
     github.forbidden = True
     with pytest.raises(GitHubError, match="answered 403.*fork"):
         upsert_comment(GitHub("t0ken", github.url), "acme/ml", 7, "x")
+    with pytest.raises(GitHubError, match="Could not reach the GitHub API"):
+        upsert_comment(GitHub("t0ken", "http://127.0.0.1:9"), "acme/ml", 7, "x")
     missing = subprocess.run(
         command, env={**env, "GITHUB_TOKEN": ""}, capture_output=True, text=True
     )
@@ -186,3 +198,36 @@ def test_ci_pull_skips_without_remote_or_credentials(project: Path) -> None:
     env = {k: v for k, v in project_env().items() if not k.startswith(("AWS_", "AZURE_"))}
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 0 and "no credentials are set" in result.stdout
+
+
+def test_ci_run_refuses_unbalanced_quotes(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dockyard.cli", "ci", "run", "--overrides", "-S 'seeds=[0, 1"],
+        cwd=tmp_path,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "Quote values that contain spaces" in result.stderr
+
+
+def test_ci_run_splits_overrides_like_a_shell() -> None:
+    import shlex
+
+    assert shlex.split("-S model=cnn -S 'seeds=[0, 1, 2]'") == [
+        "-S",
+        "model=cnn",
+        "-S",
+        "seeds=[0, 1, 2]",
+    ]
+
+
+def test_report_alpha_must_be_a_probability(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dockyard.cli", "report", "--base", "main", "--alpha", "1.5"],
+        cwd=tmp_path,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "between 0 and 1" in result.stderr

@@ -140,3 +140,21 @@ def test_light_stages_never_import_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_missing_target_values_are_reported(digits: pd.DataFrame) -> None:
+    table = digits.copy()
+    table["target"] = table["target"].astype("float64")
+    table.loc[[2, 5], "target"] = np.nan
+    schema = {
+        "columns": {**DIGITS_SCHEMA["columns"], "target": {"dtype": "float64", "nullable": True}}
+    }
+    with pytest.raises(ValidationFailed) as caught:
+        validate_table(table, schema, where="t.csv", fix_in="s.yaml", target="target")
+    assert "missing target value" in str(caught.value) and "row 2: nan" in str(caught.value)
+
+
+def test_tiny_classes_keep_a_training_row() -> None:
+    table = pd.DataFrame({"x": np.arange(22.0), "target": [0] * 20 + [1, 1]})
+    parts = split_table(table, "target", val_fraction=0.3, test_fraction=0.3, seed=0)
+    assert (parts["train"]["target"] == 1).sum() >= 1

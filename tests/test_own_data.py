@@ -274,7 +274,7 @@ def test_pipeline_outputs_round_trip_through_an_s3_remote(
         shutil.rmtree(target) if target.is_dir() else target.unlink()
     run(["git", "checkout", "--", "."], project)  # what a fresh clone has
 
-    # CI's step: pulls because a remote is configured and credentials are in the environment
+    # CI's step: only the registered input comes back, so `dvc repro` really re-runs stages
     env = {
         **project_env(),
         "AWS_ACCESS_KEY_ID": s3_remote.access_key,
@@ -289,7 +289,11 @@ def test_pipeline_outputs_round_trip_through_an_s3_remote(
         text=True,
     )
     assert pulled.returncode == 0, pulled.stderr
-    assert "Pulled from the DVC remote (credentials from AWS_ACCESS_KEY_ID)" in pulled.stdout
+    assert "Pulled 1 input(s) from the DVC remote" in pulled.stdout
+    assert sha(project / DATA) == before[Path(DATA)]
+    assert not (project / "models").exists()
+
+    run(["dvc", "pull"], project)
     assert json.loads(run(["dvc", "status", "--json"], project).stdout) == {}
     assert {p: sha(project / p) for p in before} == before
     assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout

@@ -75,6 +75,16 @@ def _data_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
 def _report(args: argparse.Namespace) -> int:
     import json
 
@@ -91,15 +101,23 @@ def _report(args: argparse.Namespace) -> int:
     )
     text = json.dumps(data, indent=2, default=str) + "\n" if args.json else markdown
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        from dockyard.io import write_text
+
+        write_text(text, args.output)
     else:
         sys.stdout.write(text)
     return 0
 
 
 def _comment(args: argparse.Namespace) -> int:
+    from dockyard.errors import DockyardError
     from dockyard.github import client_from_env, upsert_comment
 
+    if not Path(args.body_file).is_file():
+        raise DockyardError(
+            f"--body-file {args.body_file} does not exist: write it first with "
+            "`dockyard report ... --output FILE`."
+        )
     body = Path(args.body_file).read_text(encoding="utf-8")
     action, url = upsert_comment(client_from_env(), args.repo, args.pr, body)
     print(f"{action} the dockyard comment on {args.repo}#{args.pr}: {url}")
@@ -111,6 +129,12 @@ def _ci_pull(args: argparse.Namespace) -> int:
 
     print(pull_if_configured(args.root))
     return 0
+
+
+def _ci_run(args: argparse.Namespace) -> int:
+    from dockyard.ci import reproduce
+
+    return reproduce(args.overrides, args.root)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--plots-url", help="link to the `dvc plots diff` HTML, for the comment")
     report.add_argument(
         "--alpha",
-        type=float,
+        type=_probability,
         default=0.05,
         help="significance level of the seed-noise test (Welch's t-test; default 0.05)",
     )
@@ -233,6 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pull.add_argument("--root", default=".", help="project root (default: .)")
     pull.set_defaults(handler=_ci_pull)
+    reproduce = ci_commands.add_parser(
+        "run",
+        help="dvc repro, or dvc exp run with the given overrides",
+        description="Reproduce the pipeline (`dvc repro`), or run an experiment with overrides "
+        "(`dvc exp run -S ...`), splitting the overrides string like a shell.",
+    )
+    reproduce.add_argument(
+        "--overrides", default="", help="e.g. \"-S model=cnn -S 'seeds=[0, 1, 2]'\""
+    )
+    reproduce.add_argument("--root", default=".", help="project root (default: .)")
+    reproduce.set_defaults(handler=_ci_run)
     return parser
 
 

@@ -190,6 +190,12 @@ def validate(cfg: DictConfig | dict, source: str = PARAMS_FILE) -> DictConfig:
         merged = OmegaConf.merge(schema, cfg)
     except (oc_errors.ConfigKeyError, oc_errors.ConfigAttributeError) as error:
         raise _unknown_key_error(error.full_key, None, source=source) from None
+    except oc_errors.ConfigTypeError as error:
+        raise ConfigError(
+            f"{source}: '{error.full_key or '(top level)'}' has the wrong shape: "
+            f"{_first_line(error)}. Expected {_expected_type(error.full_key or '')}. Compare it "
+            "with conf/ and run `dockyard compose` again."
+        ) from None
     except oc_errors.ValidationError as error:
         raise ConfigError(
             f"{source}: '{error.full_key}' has the wrong type: {_first_line(error)}. "
@@ -322,8 +328,13 @@ def load_params(path: str | Path = PARAMS_FILE) -> DictConfig:
 def params_hash(cfg: DictConfig, keys: list[str] | None = None) -> str:
     """A stable hash of the given params (all when keys is None), for provenance."""
     data = OmegaConf.to_container(cfg, resolve=True)
-    if keys is not None:
-        data = {key: OmegaConf.to_container(cfg, resolve=True)[key] for key in keys}
+    if keys is not None:  # dotted keys, as dvc.yaml lists them
+        data = {}
+        for key in keys:
+            value = OmegaConf.select(cfg, key)
+            data[key] = (
+                OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+            )
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

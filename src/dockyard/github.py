@@ -50,19 +50,40 @@ class GitHub:
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 payload = response.read()
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")[:300]
-            raise GitHubError(
-                f"GitHub API {method} {path} answered {error.code}: {detail}. A 403 on a pull "
-                "request from a fork is expected (its token is read-only); otherwise check the "
-                "workflow's `pull-requests: write` permission."
-            ) from None
-        return json.loads(payload) if payload else None
+        except urllib.error.URLError as error:
+            if not isinstance(error, urllib.error.HTTPError):
+                raise GitHubError(
+                    f"Could not reach the GitHub API at {self.api_url}: {error.reason}."
+                ) from None
+            raise self._http_error(method, path, error) from None
+        except TimeoutError:
+            raise GitHubError(f"The GitHub API at {self.api_url} did not answer in 30 s.") from None
+        return json.loads(payload) if payload else {}
+
+    @staticmethod
+    def _http_error(method: str, path: str, error: urllib.error.HTTPError) -> GitHubError:
+        detail = error.read().decode(errors="replace")[:300]
+        return GitHubError(
+            f"GitHub API {method} {path} answered {error.code}: {detail}. A 403 on a pull "
+            "request from a fork is expected (its token is read-only); otherwise check the "
+            "workflow's `pull-requests: write` permission."
+        )
 
 
 def find_comment(comments: list[dict[str, Any]], marker: str = MARKER) -> dict[str, Any] | None:
-    """The first comment carrying dockyard's hidden marker."""
-    return next((c for c in comments if marker in (c.get("body") or "")), None)
+    """The first comment carrying dockyard's hidden marker that a bot wrote.
+
+    Only bot accounts count (Actions' token posts as github-actions[bot]): a person who
+    pastes the marker into their own comment must not get the report written into it.
+    """
+    return next(
+        (
+            c
+            for c in comments
+            if marker in (c.get("body") or "") and (c.get("user") or {}).get("type") == "Bot"
+        ),
+        None,
+    )
 
 
 def upsert_comment(client: GitHub, repo: str, number: int, body: str) -> tuple[str, str]:
@@ -84,9 +105,9 @@ def upsert_comment(client: GitHub, repo: str, number: int, body: str) -> tuple[s
         updated = client.request(
             "PATCH", f"/repos/{repo}/issues/comments/{existing['id']}", {"body": body}
         )
-        return "updated", updated.get("html_url", "")
+        return "updated", (updated or {}).get("html_url", "")
     created = client.request("POST", f"/repos/{repo}/issues/{number}/comments", {"body": body})
-    return "created", created.get("html_url", "")
+    return "created", (created or {}).get("html_url", "")
 
 
 def client_from_env() -> GitHub:

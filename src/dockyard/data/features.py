@@ -217,3 +217,14 @@ def fit_transform(
 def _python(value: Any) -> Any:
     """numpy scalars -> plain Python, so classes serialise to JSON."""
     return value.item() if hasattr(value, "item") else value
+
+
+def feature_arrays(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A featurized split (written by the featurize stage) as (features, labels, names)."""
+    from dockyard.io import read_table
+
+    table = read_table(path, produced_by="the featurize stage")
+    names = [c for c in table.columns if c != LABEL]
+    x = table[names].to_numpy(dtype=np.float32, copy=True)
+    y = table[LABEL].to_numpy(copy=True)
+    return x, y, names

@@ -109,6 +109,10 @@ def _table_problems(
         bad = values[numbers.isna() & values.notna()]
         for index, value in bad.items():
             rows.append(_problem(column, f"text in a {spec['dtype']} column", value, index))
+    if target is not None and target in table.columns:
+        missing = table[target].isna()
+        for index in missing[missing].index[:50]:
+            rows.append(_problem(target, "missing target value", "nan", index))
     if target is not None and task == "classification" and target in table.columns:
         classes = table[target].dropna().unique()
         if len(classes) == 1:

@@ -62,12 +62,14 @@ class TabularTask(pl.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
         x, y = batch
         out = self(x)
-        self.log("val/loss", self.loss_fn(out, y), on_epoch=True, batch_size=len(y))
+        # sync_dist: under DDP the monitored value averages every rank's share of val
+        self.log("val/loss", self.loss_fn(out, y), on_epoch=True, batch_size=len(y), sync_dist=True)
         if self.task == "classification":
             accuracy = (out.argmax(dim=1) == y).float().mean()
-            self.log("val/accuracy", accuracy, on_epoch=True, batch_size=len(y))
+            self.log("val/accuracy", accuracy, on_epoch=True, batch_size=len(y), sync_dist=True)
         else:
-            self.log("val/mae", (out - y).abs().mean(), on_epoch=True, batch_size=len(y))
+            mae = (out - y).abs().mean()
+            self.log("val/mae", mae, on_epoch=True, batch_size=len(y), sync_dist=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

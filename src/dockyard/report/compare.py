@@ -122,6 +122,9 @@ def compare_metrics(
 
 def _metric_row(name: str, base: list[float], head: list[float], alpha: float) -> MetricRow:
     direction = higher_is_better(name)
+    # a metric can be undefined for one seed (e.g. ROC AUC on a single-class split)
+    base = [v for v in base if math.isfinite(v)]
+    head = [v for v in head if math.isfinite(v)]
     row = MetricRow(name, None, None, None, None, direction, "", len(base), len(head))
     if base:
         row.base = math.fsum(base) / len(base)
@@ -136,7 +139,8 @@ def _metric_row(name: str, base: list[float], head: list[float], alpha: float) -
     row.relative = row.change / abs(row.base) if row.base else None
     if len(base) >= 2 and len(head) >= 2:
         row.p_value = welch(base, head)[2]
-        if row.p_value >= alpha:
+        equal = math.isclose(row.head, row.base, rel_tol=EQUAL_RTOL, abs_tol=1e-12)
+        if row.p_value >= alpha or equal:
             row.status = "noise"  # identical samples included: p = 1
             return row
     elif math.isclose(row.head, row.base, rel_tol=EQUAL_RTOL, abs_tol=1e-12):

@@ -44,9 +44,13 @@ def read_seed_metrics(seeds: list[int]) -> dict[int, dict[str, float]]:
 
 
 def _replace_dir(source: Path, target: Path) -> None:
+    """Copy next to the target, then swap, so a failure never leaves it half copied."""
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(source, target)
+    staging.rename(target)
 
 
 @exit_on_user_error
@@ -54,10 +58,10 @@ def main() -> None:
     cfg = load_params()
     seeds = list(cfg.seeds)
     summary = aggregate(read_seed_metrics(seeds))
-    write_json(summary, METRICS_FILE)
     primary = Path(seed_dir(seeds[0]))
     _replace_dir(primary / "plots", Path(PLOTS_DIR))
     _replace_dir(primary / "train", Path(TRAIN_LOG_DIR))
+    write_json(summary, METRICS_FILE)  # last: the metrics never describe half-copied plots
     shown = ", ".join(
         f"{name} {s['mean']:.4f}" + (f" ± {s['std']:.4f}" if s["std"] is not None else "")
         for name, s in summary.items()

@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from dockyard.data.features import FeatureTransform
+from dockyard.data.features import FeatureTransform, feature_arrays
 from dockyard.errors import DataError, exit_on_user_error
 from dockyard.io import write_json
 from dockyard.metrics import classification_metrics, pr_points, regression_metrics, roc_points
 from dockyard.paths import features_path, model_dir, seed_dir
-from dockyard.stages.train import feature_arrays
 
 PLOT_FILES = ("confusion", "roc", "pr", "predictions")
 

@@ -20,25 +20,16 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from dockyard.config import load_params, params_hash
-from dockyard.data.features import LABEL, FeatureTransform
+from dockyard.data.features import FeatureTransform, feature_arrays
 from dockyard.errors import ConfigError, DataError, exit_on_user_error
-from dockyard.io import read_table, write_json
+from dockyard.io import atomic_path, write_json
 from dockyard.paths import TRANSFORM_FILE, features_path, model_dir, seed_dir
 from dockyard.provenance import data_hashes, describe_device, git_commit, library_versions
 
 # The params this stage reads (dvc.yaml lists the same keys).
-PARAM_KEYS = ["data", "model", "trainer", "train"]
+PARAM_KEYS = ["data.target", "data.task", "model", "trainer", "train"]
 CURVES = ("train/loss", "val/loss", "val/accuracy", "val/mae")
 MONITORS = {"classification": ("val/loss", "val/accuracy"), "regression": ("val/loss", "val/mae")}
-
-
-def feature_arrays(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """A featurized split as (float32 features, labels, feature names)."""
-    table = read_table(path, produced_by="the featurize stage")
-    names = [c for c in table.columns if c != LABEL]
-    x = table[names].to_numpy(dtype=np.float32, copy=True)
-    y = table[LABEL].to_numpy(copy=True)
-    return x, y, names
 
 
 def _quiet_lightning() -> None:
@@ -151,6 +142,10 @@ def fit(
             default_root_dir=ckpt_dir,
         )
         trainer.fit(module, train_loader, val_loader)
+        if not trainer.is_global_zero:
+            # under DDP every process trains; only rank 0 reads the best checkpoint and
+            # writes the outputs, so files are written once
+            return {"is_global_zero": False}
         best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(best["state_dict"])
         training = {
@@ -163,7 +158,13 @@ def fit(
 
     _complete_curves(log_dir)
     state = {k: v.detach().cpu() for k, v in module.net.state_dict().items()}
-    return {"state": state, "net": net_cfg, "training": training, "device": device}
+    return {
+        "is_global_zero": True,
+        "state": state,
+        "net": net_cfg,
+        "training": training,
+        "device": device,
+    }
 
 
 def seed_argument(description: str) -> int | None:
@@ -187,12 +188,16 @@ def main() -> None:
     n_outputs = len(transform.classes) if cfg.data.task == "classification" else 1
     log_dir = f"{seed_dir(seed)}/train"
     result = fit(cfg, (x_train, y_train), (x_val, y_val), n_outputs, log_dir, seed=seed)
+    if not result["is_global_zero"]:
+        return
 
     out = Path(model_dir(seed))
     out.mkdir(parents=True, exist_ok=True)
-    torch.save(result["state"], out / "model.pt")
+    with atomic_path(out / "model.pt") as tmp:
+        torch.save(result["state"], tmp)
     # The transform travels with the model: prediction needs both.
-    shutil.copyfile(TRANSFORM_FILE, out / "transform.json")
+    with atomic_path(out / "transform.json") as tmp:
+        shutil.copyfile(TRANSFORM_FILE, tmp)
     card = {
         "task": cfg.data.task,
         "target": cfg.data.target,
