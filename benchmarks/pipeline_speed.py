@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import make_project, project_env  # noqa: E402
 
-STAGES = ("ingest", "validate", "split", "featurize", "train", "evaluate")
+STAGES = ("ingest", "validate", "split", "featurize", "train", "evaluate", "aggregate")
 
 
 def timed(args: list[str], cwd: Path) -> float:
