@@ -41,7 +41,7 @@ test: $(VENV)/.installed-dev
 	$(RUN) python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
-	$(RUN) ruff check src tests
+	$(RUN) ruff check src tests benchmarks
 
 check: lint
 	$(RUN) dockyard compose --check

@@ -62,10 +62,24 @@ def test_trainer_variants_inherit_from_default() -> None:
     gpu = compose(["trainer=gpu"], ROOT).trainer
     ddp = compose(["trainer=ddp"], ROOT).trainer
     default = compose([], ROOT).trainer
-    assert (gpu.accelerator, gpu.precision) == ("gpu", "bf16-mixed")
-    assert (ddp.strategy, ddp.devices, ddp.precision) == ("ddp", -1, "bf16-mixed")
+    assert (gpu.accelerator, gpu.precision) == ("gpu", "auto")
+    assert (ddp.strategy, ddp.devices, ddp.precision) == ("ddp", -1, "auto")
     assert default.accelerator == "auto"
     assert gpu.enable_progress_bar == default.enable_progress_bar
+
+
+def test_precision_auto_follows_the_model_on_a_gpu_only() -> None:
+    from dockyard.stages.train import resolve_precision
+
+    def resolved(*overrides: str) -> str:
+        return resolve_precision(validate(compose(list(overrides), ROOT)))
+
+    assert resolved("trainer=gpu") == "32-true"  # mlp: overhead-bound, fp32
+    assert resolved("trainer=gpu", "model=cnn") == "bf16-mixed"
+    assert resolved("trainer=gpu", "model=cnn", "trainer.accelerator=cpu") == "32-true"
+    assert resolved("trainer=gpu", "trainer.precision=bf16-mixed") == "bf16-mixed"
+    with pytest.raises(ConfigError, match="'trainer.precision' is 'bf17'"):
+        validate(compose(["trainer.precision=bf17"], ROOT))
 
 
 @pytest.mark.parametrize(

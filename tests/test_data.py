@@ -158,3 +158,12 @@ def test_tiny_classes_keep_a_training_row() -> None:
     table = pd.DataFrame({"x": np.arange(22.0), "target": [0] * 20 + [1, 1]})
     parts = split_table(table, "target", val_fraction=0.3, test_fraction=0.3, seed=0)
     assert (parts["train"]["target"] == 1).sum() >= 1
+
+
+def test_digits_read_without_sklearn_equal_sklearns_loader(digits: pd.DataFrame) -> None:
+    """ingest reads the digits file directly (importing scikit-learn costs ~1 s); the table
+    must be scikit-learn's own, values, names and dtypes."""
+    from sklearn.datasets import load_digits
+
+    expected = load_digits(as_frame=True).frame.reset_index(drop=True)
+    pd.testing.assert_frame_equal(digits, expected, check_exact=True)

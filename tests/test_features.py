@@ -150,3 +150,30 @@ def test_stage_is_deterministic_and_blind_to_test_statistics(splits, tmp_path) -
     assert runs[0] == runs[1] == runs[2]
     features = pd.read_parquet(tmp_path / "run2/data/features/test.parquet")
     assert features.filter(like="region=").to_numpy().sum() == 0  # unseen, ignored
+
+
+@pytest.mark.parametrize("unknown", ["ignore", "error"])
+def test_categorical_columns_encode_like_text_columns(splits, unknown) -> None:
+    """The fast path for pandas categoricals (integer codes) gives the same transform and the
+    same matrix as text columns, missing values and unseen categories included."""
+    train, test = splits["train"], splits["test"].copy()
+    test.loc[test.index[:4], "region"] = "moon"  # unseen in training
+    policy = {**POLICY, "unknown_category": unknown}
+    as_category = {
+        c: (t.astype({"region": "category", "plan": "category"}))
+        for c, t in {"train": train, "test": test}.items()
+    }
+    # the categorical column also declares categories no row uses
+    as_category["train"]["plan"] = as_category["train"]["plan"].cat.add_categories(["unused"])
+    text = fit_transform(train, target="label", task="classification", policy=policy)
+    cats = fit_transform(as_category["train"], target="label", task="classification", policy=policy)
+    assert cats.categories == text.categories
+    assert text.categories["region"][0] == "__missing__"  # the fixture has missing regions
+    if unknown == "error":
+        for table in (test, as_category["test"]):
+            transform = cats if table is as_category["test"] else text
+            with pytest.raises(DataError, match=r"'region' holds categories never seen.*'moon'"):
+                transform.features(table)
+    else:
+        np.testing.assert_array_equal(cats.features(as_category["test"]), text.features(test))
+        assert text.features(test)[:4, text.numeric.__len__() :].sum() > 0  # plan still encoded

@@ -14,7 +14,7 @@ from sklearn.datasets import load_breast_cancer
 from dockyard.config import compose, validate
 from dockyard.data.features import fit_transform
 from dockyard.errors import ConfigError
-from dockyard.models.batches import TensorTable, batch_loader
+from dockyard.models.batches import TensorBatches
 from dockyard.models.nets import MLP, Linear, SmallCNN, build_model
 from dockyard.stages.split import split_table
 
@@ -54,18 +54,37 @@ def test_bad_network_settings_are_a_config_error() -> None:
 
 def test_batches_are_slices_covering_every_row_once() -> None:
     features = torch.arange(23, dtype=torch.float32).reshape(-1, 1)
-    table = TensorTable(features, torch.arange(23))
-    batches = list(batch_loader(table, batch_size=5, shuffle=True, seed=1))
-    assert [len(y) for _, y in batches] == [5, 5, 5, 5, 3]
-    seen = torch.cat([y for _, y in batches])
+    batches = TensorBatches(features, torch.arange(23), batch_size=5, shuffle=True, seed=1)
+    assert len(batches) == 5
+    first = list(batches)
+    assert [len(y) for _, y in first] == [5, 5, 5, 5, 3]
+    seen = torch.cat([y for _, y in first])
     assert sorted(seen.tolist()) == list(range(23))
     assert seen.tolist() != list(range(23))  # shuffled
-    again = torch.cat([y for _, y in batch_loader(table, batch_size=5, shuffle=True, seed=1)])
-    assert torch.equal(seen, again)
-    for x, y in batches:  # features travel with their labels
+    second = torch.cat([y for _, y in batches])
+    assert sorted(second.tolist()) == list(range(23))
+    assert not torch.equal(seen, second)  # a new order each epoch
+    again = TensorBatches(features, torch.arange(23), batch_size=5, shuffle=True, seed=1)
+    assert torch.equal(torch.cat([y for _, y in again]), seen)  # the same seed, the same order
+    for x, y in first:  # features travel with their labels
         assert torch.equal(x[:, 0].long(), y)
-    ordered = torch.cat([y for _, y in batch_loader(table, batch_size=5, shuffle=False)])
-    assert ordered.tolist() == list(range(23))
+    ordered = TensorBatches(features, torch.arange(23), batch_size=5, shuffle=False)
+    assert torch.cat([y for _, y in ordered]).tolist() == list(range(23))
+
+
+def test_batches_shard_disjoint_equal_rows_per_process(monkeypatch) -> None:
+    """Under DDP each process takes its own rows of one shared permutation."""
+    import dockyard.models.batches as batches_module
+
+    features = torch.arange(23, dtype=torch.float32).reshape(-1, 1)
+    shares = []
+    for rank in (0, 1):
+        monkeypatch.setattr(batches_module, "_world", lambda rank=rank: (rank, 2))
+        batches = TensorBatches(features, torch.arange(23), batch_size=4, shuffle=True, seed=3)
+        assert len(batches) == 3  # 11 rows each (23 // 2), in batches of 4
+        shares.append(torch.cat([y for _, y in batches]).tolist())
+    assert len(shares[0]) == len(shares[1]) == 11
+    assert not set(shares[0]) & set(shares[1])
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +146,26 @@ def test_fit_save_load_evaluate_in_process(tmp_path, cancer_splits) -> None:
     assert len(plots["confusion"]) == len(cancer_splits["test"])
     assert plots["roc"][0] == {"fpr": 0.0, "tpr": 0.0, "threshold": None}
     assert plots["roc"][-1]["fpr"] == 1.0 and plots["roc"][-1]["tpr"] == 1.0
+
+
+def test_several_steps_per_call_train_exactly_like_one(tmp_path, cancer_splits) -> None:
+    """Chunks of batches per training_step call are an overhead cut, not a change: the
+    weights after two epochs are bit for bit those of one batch per call."""
+    from dockyard.stages.train import fit, steps_per_call
+
+    states = []
+    for steps in (1, 3):
+        cfg = small_cfg("train.epochs=2", "train.batch_size=32", f"train.steps_per_call={steps}")
+        assert steps_per_call(cfg) == steps
+        _, arrays = featurized(cfg, cancer_splits)
+        result = fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / f"log{steps}"))
+        states.append(result["state"])
+    assert states[0].keys() == states[1].keys()
+    for name in states[0]:
+        assert torch.equal(states[0][name], states[1][name]), name
+    auto = small_cfg("train.batch_size=512")
+    assert steps_per_call(auto) == 16
+    assert steps_per_call(small_cfg("trainer=ddp", "trainer.accelerator=cpu")) == 1
 
 
 def test_regression_trains_with_mse_and_reports_in_target_units(tmp_path) -> None:

@@ -77,7 +77,13 @@ class DataConfig:
 class ModelConfig:
     name: str = "???"
     input: str = "tabular"
+    # what `trainer.precision: auto` means on a GPU for this model
+    gpu_precision: str = "32-true"
     net: dict[str, Any] = field(default_factory=dict)
+
+
+# Lightning's precision settings dockyard accepts (trainer.precision also takes `auto`).
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 
 
 @dataclass
@@ -119,6 +125,7 @@ class TrainConfig:
     lr: float = 1e-3
     epochs: int = 50
     batch_size: int = 64
+    steps_per_call: int = 0
     weight_decay: float = 0.0
     loss: str = "auto"
     optimizer: dict[str, Any] = field(
@@ -270,6 +277,20 @@ def _check_values(cfg: DictConfig, source: str) -> None:
     for key in ("lr", "epochs", "batch_size"):
         if cfg.train[key] <= 0:
             raise ConfigError(f"{source}: 'train.{key}' must be positive, found {cfg.train[key]}.")
+    for key, value in (
+        ("trainer.precision", cfg.trainer.precision),
+        ("model.gpu_precision", cfg.model.gpu_precision),
+    ):
+        allowed = PRECISIONS + (("auto",) if key == "trainer.precision" else ())
+        if str(value) not in allowed:
+            raise ConfigError(
+                f"{source}: '{key}' is {value!r}; expected one of {', '.join(allowed)}."
+            )
+    if cfg.train.steps_per_call < 0:
+        raise ConfigError(
+            f"{source}: 'train.steps_per_call' must be 0 (auto) or positive, found "
+            f"{cfg.train.steps_per_call}."
+        )
     if cfg.model.input == "image":
         shape = cfg.data.image_shape
         if not shape or len(shape) != 3:

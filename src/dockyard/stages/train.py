@@ -9,6 +9,7 @@ eval/seeds/N/train/ (DVCLive's per-epoch curves).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -51,6 +52,56 @@ def _complete_curves(log_dir: str) -> None:
             path.write_text(f"step\t{name.rsplit('/', 1)[-1]}\n", encoding="utf-8")
 
 
+def resolve_precision(cfg: DictConfig) -> str:
+    """`trainer.precision`, with `auto` read as the model's `gpu_precision` on a GPU and
+    32-true elsewhere (bf16 autocast only pays off where the arithmetic dominates: conv
+    nets and wide layers; small MLPs are bound by per-step overhead and run faster in
+    fp32)."""
+    precision = str(cfg.trainer.precision)
+    if precision != "auto":
+        return precision
+    accelerator = str(cfg.trainer.accelerator)
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and _cuda_available()):
+        return str(cfg.model.gpu_precision)
+    return "32-true"
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _logger(log_dir: str) -> Any:
+    """DVCLive's logger (per-epoch curves for `dvc plots`), or none where dvclive is not
+    installed (e.g. a bare GPU machine running benchmarks/gpu_check.sh)."""
+    try:
+        from dvclive.lightning import DVCLiveLogger
+    except ImportError:
+        print("train: dvclive is not installed; per-epoch curves are not written")
+        return False
+    return DVCLiveLogger(dir=log_dir, dvcyaml=False, save_dvc_exp=False, report=None)
+
+
+def steps_per_call(cfg: DictConfig) -> int:
+    """Optimizer steps per call of training_step: `train.steps_per_call`, or with 0 (auto)
+    enough batches for about 8,192 rows, so Lightning's fixed per-call cost stays a small
+    share of the work. Always 1 with more than one process (DDP)."""
+    trainer = cfg.trainer
+    devices = trainer.devices
+    many = trainer.num_nodes > 1 or (
+        "ddp" in str(trainer.strategy)
+        or (isinstance(devices, int) and (devices > 1 or devices == -1))
+        or (isinstance(devices, str) and devices not in ("1", "auto"))
+        or (not isinstance(devices, (int, str)) and len(devices) > 1)
+    )
+    if many:
+        return 1
+    if cfg.train.steps_per_call > 0:
+        return int(cfg.train.steps_per_call)
+    return max(1, 8192 // cfg.train.batch_size)
+
+
 def fit(
     cfg: DictConfig,
     train: tuple[np.ndarray, np.ndarray],
@@ -65,12 +116,11 @@ def fit(
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
     import pytorch_lightning as pl
     import torch
-    from dvclive.lightning import DVCLiveLogger
     from hydra.utils import instantiate
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
-    from dockyard.models.batches import TensorTable, batch_loader
-    from dockyard.models.lightning_module import TabularTask
+    from dockyard.models.batches import TensorBatches
+    from dockyard.models.lightning_module import ResidentTables, TabularTask
     from dockyard.models.nets import build_model
 
     _quiet_lightning()
@@ -103,15 +153,19 @@ def fit(
         loss=cfg.train.loss,
         lr=cfg.train.lr,
         weight_decay=cfg.train.weight_decay,
+        batch_size=cfg.train.batch_size,
     )
-    train_loader = batch_loader(
-        TensorTable(torch.from_numpy(x_train), torch.from_numpy(y_train)),
-        cfg.train.batch_size,
+    steps = steps_per_call(cfg)
+    train_batches = TensorBatches(
+        torch.from_numpy(x_train),
+        torch.from_numpy(y_train),
+        cfg.train.batch_size * steps,
         shuffle=True,
         seed=seed,
     )
-    val_loader = batch_loader(
-        TensorTable(torch.from_numpy(x_val), torch.from_numpy(y_val)),
+    val_batches = TensorBatches(
+        torch.from_numpy(x_val),
+        torch.from_numpy(y_val),
         max(cfg.train.batch_size, 1024),
         shuffle=False,
     )
@@ -130,18 +184,20 @@ def fit(
             patience=stopping.patience,
             min_delta=stopping.min_delta,
         )
-        logger = DVCLiveLogger(dir=log_dir, dvcyaml=False, save_dvc_exp=False, report=None)
+        resident = ResidentTables(train_batches, val_batches)
+        trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
+        trainer_args["precision"] = resolve_precision(cfg)
         trainer = pl.Trainer(
-            **OmegaConf.to_container(cfg.trainer, resolve=True),
+            **trainer_args,
             max_epochs=cfg.train.epochs,
             deterministic=True,
-            logger=logger,
-            callbacks=[checkpoint, early_stopping],
+            logger=_logger(log_dir),
+            callbacks=[checkpoint, early_stopping, resident],
             log_every_n_steps=1,
             enable_model_summary=False,
             default_root_dir=ckpt_dir,
         )
-        trainer.fit(module, train_loader, val_loader)
+        trainer.fit(module, train_batches, val_batches)
         if not trainer.is_global_zero:
             # under DDP every process trains; only rank 0 reads the best checkpoint and
             # writes the outputs, so files are written once
@@ -155,6 +211,8 @@ def fit(
             "best_score": float(checkpoint.best_model_score),
         }
         device = describe_device(trainer)
+        if device["type"] == "cuda":
+            device["table_resident"] = resident.resident
 
     _complete_curves(log_dir)
     state = {k: v.detach().cpu() for k, v in module.net.state_dict().items()}
@@ -193,8 +251,12 @@ def main() -> None:
 
     out = Path(model_dir(seed))
     out.mkdir(parents=True, exist_ok=True)
+    # Saved through a buffer: torch.save names the archive's root folder after the file,
+    # and a temporary file's random name would make identical weights differ byte for byte.
+    buffer = io.BytesIO()
+    torch.save(result["state"], buffer)
     with atomic_path(out / "model.pt") as tmp:
-        torch.save(result["state"], tmp)
+        Path(tmp).write_bytes(buffer.getvalue())
     # The transform travels with the model: prediction needs both.
     with atomic_path(out / "transform.json") as tmp:
         shutil.copyfile(TRANSFORM_FILE, tmp)
