@@ -11,13 +11,15 @@ TORCH_PIP_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 RUN := PATH="$(CURDIR)/$(BIN):$$PATH"
 
-.PHONY: repro test lint check clean-venv help
+.PHONY: repro test lint check bench clean-venv help
 
 help:
 	@echo "make repro   install into $(VENV) if needed, then dvc repro"
 	@echo "make test    install into $(VENV) with the dev extra if needed, then run the tests"
 	@echo "make lint    ruff check"
 	@echo "make check   lint, params.yaml freshness, tests (what CI runs)"
+	@echo "make bench   the benchmark suite (~6 min): ratios against same-run baselines,"
+	@echo "             written to benchmarks/results.json"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +44,9 @@ test: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(RUN) ruff check src tests benchmarks
+
+bench: $(VENV)/.installed-dev
+	$(RUN) python benchmarks/bench.py $(BENCH_ARGS)
 
 check: lint
 	$(RUN) dockyard compose --check

@@ -149,10 +149,9 @@ def featurize(table: pd.DataFrame, transform: Any) -> np.ndarray:
     width = len(transform.output_columns)
     out = np.empty((n, width), dtype=np.float32)
     for j, column in enumerate(transform.numeric):
-        values = table[column].to_numpy(dtype=np.float32)
-        np.nan_to_num(values, copy=False, nan=transform.impute[column])
-        np.subtract(values, transform.mean[column], out=out[:, j])
-        out[:, j] /= transform.scale[column]
+        values = table[column].to_numpy(dtype=np.float64)  # float64 math, as dockyard's
+        values = np.where(np.isnan(values), transform.impute[column], values)
+        out[:, j] = (values - transform.mean[column]) / transform.scale[column]
     offset = len(transform.numeric)
     out[:, offset:] = 0.0
     rows = np.arange(n)

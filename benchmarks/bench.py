@@ -65,12 +65,12 @@ def row(
     return {
         "case": case,
         "measure": measure,
-        "dockyard": dockyard,
-        "baseline": baseline,
+        "dockyard": float(dockyard),
+        "baseline": float(baseline),
         "unit": unit,
-        "ratio": ratio,
+        "ratio": float(ratio),
         "goal": goal,
-        "met": met,
+        "met": None if met is None else bool(met),
         "baseline_is": baseline_is,
         **({"details": details} if details else {}),
     }
@@ -462,14 +462,25 @@ def case_training_model(work: Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- case 6
+# Started from a fresh, small interpreter: a child forked straight from this (large)
+# process would report this process's resident size as its own peak.
+_PEAK = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), time.perf_counter() - start, usage.ru_maxrss)
+"""
+
+
 def peak_rss(command: list[str], cwd: Path) -> tuple[float, float]:
-    """(seconds, peak resident MB) of a child process, read from the kernel (wait4)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    """(seconds, peak resident MB) of a command, read from the kernel (wait4)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK, *command], cwd=cwd, capture_output=True, text=True
+    ).stdout.split()
+    if not out or out[0] != "0":
         raise SystemExit(f"{' '.join(command)} failed")
-    return time.perf_counter() - start, usage.ru_maxrss / 1024
+    return float(out[1]), int(out[2]) / 1024
 
 
 def case_memory(work: Path, state: dict[str, Any], rows_count: int) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -167,3 +168,26 @@ def test_digits_read_without_sklearn_equal_sklearns_loader(digits: pd.DataFrame)
 
     expected = load_digits(as_frame=True).frame.reset_index(drop=True)
     pd.testing.assert_frame_equal(digits, expected, check_exact=True)
+
+
+def test_split_stage_writes_what_split_table_returns(tmp_path: Path) -> None:
+    """The stage splits in Arrow form (memory); its files must equal split_table's frames,
+    dtypes (categoricals, int8) included."""
+    import shutil
+
+    from dockyard.io import read_table
+    from dockyard.stages.split import split_table
+
+    shutil.copytree(ROOT / "conf", tmp_path / "conf")
+    for command in (
+        ["dockyard.cli", "compose", "data=synthetic", "data.rows=5000"],
+        ["dockyard.stages.ingest"],
+        ["dockyard.stages.split"],
+    ):
+        subprocess.run(
+            [sys.executable, "-m", *command], cwd=tmp_path, check=True, capture_output=True
+        )
+    raw = read_table(tmp_path / "data/raw/table.parquet")
+    expected = split_table(raw, "target", val_fraction=0.15, test_fraction=0.2, seed=0)
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(read_table(tmp_path / f"data/prepared/{name}.parquet"), frame)

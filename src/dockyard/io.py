@@ -49,7 +49,20 @@ def write_table(table: pd.DataFrame, path: str | Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def read_table(path: str | Path, produced_by: str = "an earlier stage") -> pd.DataFrame:
+def write_arrow(table: Any, path: str | Path) -> None:
+    """Write a pyarrow Table as Parquet, atomically (pandas metadata kept as it is)."""
+    import pyarrow.parquet as pq
+
+    path, tmp = _atomic_target(path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def read_arrow(path: str | Path, produced_by: str = "an earlier stage") -> Any:
+    """A Parquet file as a pyarrow Table, with the same message as read_table when absent."""
     path = Path(path)
     if not path.is_file():
         raise DataError(
@@ -58,8 +71,14 @@ def read_table(path: str | Path, produced_by: str = "an earlier stage") -> pd.Da
         )
     import pyarrow.parquet as pq
 
+    return pq.read_table(path)
+
+
+def read_table(path: str | Path, produced_by: str = "an earlier stage") -> pd.DataFrame:
+    table = read_arrow(path, produced_by)
+
     # self_destruct frees each Arrow column as it is converted: the peak stays near one copy
-    return pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def write_json(data: Any, path: str | Path, *, indent: int | None = 2) -> None:

@@ -26,8 +26,40 @@ _TABLE_CHECKS = {
 NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8")
 
 
-def _finite(series: pd.Series) -> pd.Series:
-    return ~np.isinf(series.astype("float64"))
+def _finite(series: pd.Series) -> pd.Series | bool:
+    """True where a value is not +-inf (missing values pass: nullability is its own check).
+
+    Like `_isin`, answers with one True when every row passes, and row by row only when
+    some fail (pandera then reports those rows)."""
+    values = series.to_numpy()
+    if values.dtype.kind != "f":  # text or ints in a float column: compare as float64
+        values = series.astype("float64").to_numpy()
+    infinite = np.isinf(values)
+    if not infinite.any():
+        return True
+    return pd.Series(~infinite, index=series.index)
+
+
+def _isin(allowed: list[Any]) -> pa.Check:
+    """Values in `allowed` (missing values pass: nullability is its own check).
+
+    On a pandas categorical the question is asked once per category and answered for
+    every row by its integer code, instead of comparing every row's value."""
+    allowed_set = set(allowed)
+
+    def check(series: pd.Series) -> pd.Series | bool:
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            ok = [name in allowed_set for name in series.cat.categories]
+            if all(ok):
+                return True
+            ok.append(True)  # code -1: missing
+            return pd.Series(np.asarray(ok)[series.cat.codes.to_numpy()], index=series.index)
+        inside = series.isin(allowed)
+        if series.dtype.kind not in "iub":  # only these kinds cannot hold missing values
+            inside |= series.isna()
+        return True if inside.all() else inside
+
+    return pa.Check(check, name="isin", error=f"isin({allowed})", ignore_na=False)
 
 
 def build_schema(schema_cfg: Mapping[str, Any]) -> pa.DataFrameSchema:
@@ -35,13 +67,13 @@ def build_schema(schema_cfg: Mapping[str, Any]) -> pa.DataFrameSchema:
     for name, spec in schema_cfg["columns"].items():
         checks = []
         if str(spec.get("dtype", "")).startswith("float") and not spec.get("allow_inf", False):
-            checks.append(pa.Check(_finite, name="finite (no inf)", ignore_na=True))
+            checks.append(pa.Check(_finite, name="finite (no inf)", ignore_na=False))
         if spec.get("ge") is not None:
             checks.append(pa.Check.ge(spec["ge"]))
         if spec.get("le") is not None:
             checks.append(pa.Check.le(spec["le"]))
         if spec.get("isin") is not None:
-            checks.append(pa.Check.isin(list(spec["isin"])))
+            checks.append(_isin(list(spec["isin"])))
         columns[name] = pa.Column(
             spec.get("dtype"),
             checks=checks,
@@ -69,7 +101,7 @@ def validate_table(
     schema = build_schema(schema_cfg)
     extra = _table_problems(table, schema_cfg, target, task)
     try:
-        schema.validate(table, lazy=True)
+        schema.validate(table, lazy=True, inplace=True)  # inplace: no copy (nothing coerced)
     except pa.errors.SchemaErrors as errors:
         failures = pd.concat([extra, errors.failure_cases], ignore_index=True)
         raise ValidationFailed(format_failures(failures, where, fix_in)) from None
@@ -97,7 +129,8 @@ def _table_problems(
     rows: list[dict[str, Any]] = []
     for column in table.columns:
         values = table[column]
-        if len(values) and values.isna().all():
+        # the first value present answers most columns without scanning them all
+        if len(values) and pd.isna(values.iloc[0]) and values.isna().all():
             rows.append(_problem(column, f"entirely empty (all {len(values)} values missing)"))
             continue
         spec = _spec_for(str(column), schema_cfg)

@@ -7,31 +7,30 @@ import pandas as pd
 
 from dockyard.config import load_params
 from dockyard.errors import DataError, exit_on_user_error
-from dockyard.io import read_table, write_table
+from dockyard.io import read_arrow, write_arrow
 from dockyard.paths import RAW_TABLE, SPLITS, split_path
 
 
-def split_table(
-    table: pd.DataFrame,
-    target: str,
+def split_indices(
+    target: pd.Series,
     *,
     val_fraction: float,
     test_fraction: float,
     seed: int,
     stratify: bool = True,
-) -> dict[str, pd.DataFrame]:
-    """Split rows into train/val/test; with `stratify`, every class keeps its proportion.
+) -> dict[str, np.ndarray]:
+    """Row numbers of train/val/test, each sorted; with `stratify`, every class keeps its
+    proportion.
 
     Each class (or the whole table) is shuffled with a generator seeded by `seed` and cut
     by the fractions, rounding per class, so the result depends only on the data and seed.
-    Rows keep their original order inside each split.
     """
     rng = np.random.default_rng(seed)
     if stratify:
-        codes, classes = pd.factorize(table[target], sort=True)
+        codes, classes = pd.factorize(target, sort=True)
         groups = [np.flatnonzero(codes == k) for k in range(len(classes))]
     else:
-        groups = [np.arange(len(table))]
+        groups = [np.arange(len(target))]
     parts: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
     for rows in groups:
         rows = rng.permutation(rows)
@@ -48,29 +47,57 @@ def split_table(
         index = np.sort(np.concatenate(parts[name]))
         if index.size == 0:
             raise DataError(
-                f"The {name} split is empty: {len(table)} rows with val_fraction={val_fraction} "
-                f"and test_fraction={test_fraction} leave no rows for it. Use more data or "
-                "change split.* in conf/config.yaml."
+                f"The {name} split is empty: {len(target)} rows with val_fraction="
+                f"{val_fraction} and test_fraction={test_fraction} leave no rows for it. Use "
+                "more data or change split.* in conf/config.yaml."
             )
-        result[name] = table.iloc[index].reset_index(drop=True)
+        result[name] = index
     return result
+
+
+def split_table(
+    table: pd.DataFrame,
+    target: str,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    stratify: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """`split_indices` applied to a DataFrame; rows keep their order inside each split."""
+    indices = split_indices(
+        table[target],
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        stratify=stratify,
+    )
+    return {name: table.iloc[index].reset_index(drop=True) for name, index in indices.items()}
 
 
 @exit_on_user_error
 def main() -> None:
+    import pyarrow as pa
+
     cfg = load_params()
-    table = read_table(RAW_TABLE, produced_by="the ingest stage")
-    splits = split_table(
-        table,
-        cfg.data.target,
+    # The table stays in Arrow form: each split is taken from it and written in turn, so
+    # memory peaks near the table plus its largest split, not the table plus all three.
+    table = read_arrow(RAW_TABLE, produced_by="the ingest stage")
+    if cfg.data.target not in table.column_names:
+        raise DataError(
+            f"{RAW_TABLE} has no target column {cfg.data.target!r} (data.target). Fix "
+            "data.target in conf/data/ or the data, then run `dvc repro` again."
+        )
+    indices = split_indices(
+        table.column(cfg.data.target).to_pandas(),
         val_fraction=cfg.split.val_fraction,
         test_fraction=cfg.split.test_fraction,
         seed=cfg.seed,
         stratify=cfg.split.stratify and cfg.data.task == "classification",
     )
-    for name, part in splits.items():
-        write_table(part, split_path(name))
-    sizes = ", ".join(f"{name} {len(part):,}" for name, part in splits.items())
+    for name, index in indices.items():
+        write_arrow(table.take(pa.array(index)), split_path(name))
+    sizes = ", ".join(f"{name} {len(index):,}" for name, index in indices.items())
     print(f"split: {sizes} rows -> data/prepared/")
 
 
