@@ -153,16 +153,22 @@ def test_several_steps_per_call_train_exactly_like_one(tmp_path, cancer_splits) 
     weights after two epochs are bit for bit those of one batch per call."""
     from dockyard.stages.train import fit, steps_per_call
 
-    states = []
+    states, curves = [], []
     for steps in (1, 3):
         cfg = small_cfg("train.epochs=2", "train.batch_size=32", f"train.steps_per_call={steps}")
         assert steps_per_call(cfg) == steps
         _, arrays = featurized(cfg, cancer_splits)
         result = fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / f"log{steps}"))
         states.append(result["state"])
+        curves.append((tmp_path / f"log{steps}/plots/metrics/train/loss.tsv").read_text())
     assert states[0].keys() == states[1].keys()
     for name in states[0]:
         assert torch.equal(states[0][name], states[1][name]), name
+    # the curves too, their x axis included: it counts optimizer steps (12 a epoch here)
+    assert curves[0] == curves[1]
+    steps_logged = [int(line.split("\t")[0]) for line in curves[0].splitlines()[1:]]
+    rows = len(arrays["train"][1])
+    assert steps_logged == [-(-rows // 32) * epoch - 1 for epoch in (1, 2)]
     auto = small_cfg("train.batch_size=512")
     assert steps_per_call(auto) == 16
     assert steps_per_call(small_cfg("trainer=ddp", "trainer.accelerator=cpu")) == 1

@@ -7,10 +7,6 @@ Tables are transformed in chunks, so memory stays near the size of the input tab
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Any
-
 import pandas as pd
 
 from dockyard.config import load_params
@@ -20,18 +16,6 @@ from dockyard.io import atomic_path, read_table, write_text
 from dockyard.paths import FEATURES_DIR, SPLITS, TRANSFORM_FILE, features_path, split_path
 
 CHUNK_ROWS = 250_000
-
-
-def declared_dtypes(columns: list[str], schema_columns: Mapping[str, Any]) -> dict[str, str]:
-    """The dtype the schema declares for each column (regex entries matched by full name)."""
-    declared = {}
-    for column in columns:
-        for name, spec in schema_columns.items():
-            matched = re.fullmatch(name, column) if spec.get("regex") else name == column
-            if matched:
-                declared[column] = spec["dtype"]
-                break
-    return declared
 
 
 def write_features(transform: FeatureTransform, table: pd.DataFrame, path: str, where: str) -> int:
@@ -57,9 +41,10 @@ def write_features(transform: FeatureTransform, table: pd.DataFrame, path: str, 
 def main() -> None:
     cfg = load_params()
     train = read_table(split_path("train"), produced_by="the split stage")
-    declared = declared_dtypes(list(train.columns), cfg.data.schema.columns)
+    # Column roles follow the table's dtypes: the validate stage has checked them against
+    # data.schema, so the schema itself is not a parameter of this stage.
     transform = fit_transform(
-        train, target=cfg.data.target, task=cfg.data.task, policy=cfg.featurize, declared=declared
+        train, target=cfg.data.target, task=cfg.data.task, policy=cfg.featurize
     )
     write_text(transform.to_json(), TRANSFORM_FILE)
     for name in SPLITS:
