@@ -32,6 +32,11 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
+# deterministic cuBLAS (the train stage runs with deterministic=True); set before any
+# CUDA library starts
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
 def env() -> dict[str, str]:
     variables = dict(os.environ)
     variables["PYTHONPATH"] = os.pathsep.join(

@@ -145,7 +145,7 @@ def test_model_change_report(cnn_branch: Path) -> None:
         for line in markdown.splitlines()
         if line.startswith("| `")
     }
-    assert "params model.input, model.name" in stage_rows["train@0"]
+    assert "params model.gpu_precision, model.input, model.name" in stage_rows["train@0"]
     assert "train.epochs" in stage_rows["train@0"]
     assert "upstream outputs models/seed-0" in stage_rows["evaluate@0"]
     assert "upstream outputs eval/seeds" in stage_rows["aggregate"]

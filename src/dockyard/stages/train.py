@@ -166,7 +166,9 @@ def fit(
     val_batches = TensorBatches(
         torch.from_numpy(x_val),
         torch.from_numpy(y_val),
-        max(cfg.train.batch_size, 1024),
+        # validation batches as large as a training call: no gradients to keep, and each
+        # batch costs Lightning's per-call overhead
+        max(cfg.train.batch_size * steps, 1024),
         shuffle=False,
     )
     with tempfile.TemporaryDirectory(prefix="dockyard-ckpt-") as ckpt_dir:
