@@ -25,6 +25,7 @@ Writes benchmarks/results.json (machine, versions, every row) and prints a table
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -103,22 +104,6 @@ def synthetic_project(path: Path, rows: int, stages: tuple[str, ...]) -> Path:
     return path
 
 
-def in_folder(path: Path) -> Any:
-    """Context manager: run stage code with `path` as the working directory."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def chdir() -> Any:
-        before = os.getcwd()
-        os.chdir(path)
-        try:
-            yield path
-        finally:
-            os.chdir(before)
-
-    return chdir()
-
-
 # ----------------------------------------------------------------------------- case 1
 def case_training(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
     import torch
@@ -131,7 +116,7 @@ def case_training(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
     from dockyard.stages.train import fit
 
     project = synthetic_project(work / "train", TRAIN_ROWS, ("ingest", "split", "featurize"))
-    with in_folder(project):
+    with contextlib.chdir(project):
         cfg = load_params()
         x, y, names = feature_arrays(features_path("train"))
         x_val, y_val, _ = feature_arrays(features_path("val"))
@@ -292,6 +277,7 @@ def case_startup(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------- case 4
 def case_tables(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
+    import numpy as np
     import pandas as pd
     from omegaconf import OmegaConf
 
@@ -301,7 +287,7 @@ def case_tables(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
 
     project = synthetic_project(work / "tables", TABLE_ROWS, ("ingest",))
     state["table_project"] = project
-    with in_folder(project):
+    with contextlib.chdir(project):
         cfg = load_params()
         table = pd.read_parquet("data/raw/table.parquet")
     schema = OmegaConf.to_container(cfg.data.schema, resolve=True)
@@ -324,11 +310,11 @@ def case_tables(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
         for column in transform.numeric:
             values = table[column].to_numpy(dtype="float64")
             present = values[~pd.isna(values)]
-            median = float(__import__("numpy").median(present))
-            filled = __import__("numpy").where(pd.isna(values), median, values)
+            median = float(np.median(present))
+            filled = np.where(pd.isna(values), median, values)
             filled.mean(), filled.std()
         for column in transform.categorical:
-            __import__("numpy").unique(table[column].cat.codes.to_numpy())
+            np.unique(table[column].cat.codes.to_numpy())
         baselines.featurize(table, transform)
         table["target"].to_numpy(dtype="int64")
 
@@ -439,7 +425,6 @@ def case_prediction(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
 
 def case_training_model(work: Path) -> dict[str, Any]:
     """A model for case 5 when case 1 was not run: one short fit."""
-    import torch
     from omegaconf import OmegaConf
 
     from dockyard.config import load_params
@@ -450,13 +435,12 @@ def case_training_model(work: Path) -> dict[str, Any]:
     project = work / "train"
     if not project.exists():
         synthetic_project(project, TRAIN_ROWS, ("ingest", "split", "featurize"))
-    with in_folder(project):
+    with contextlib.chdir(project):
         cfg = load_params()
         x, y, _ = feature_arrays(features_path("train"))
         x_val, y_val, _ = feature_arrays(features_path("val"))
     cfg.train.epochs = 1
     result = fit(cfg, (x, y), (x_val, y_val), 2, str(work / "logs"), seed=0)
-    del torch
     return {"model": (OmegaConf.to_container(cfg.model.net), result["state"], x.shape[1])}
 
 
@@ -561,7 +545,12 @@ def main() -> None:
     parser.add_argument("--memory-rows", type=int, default=10_000_000, help="rows for case 6")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results.json"))
     args = parser.parse_args()
-    wanted = [int(c) for c in args.cases.split(",")]
+    try:
+        wanted = [int(c) for c in args.cases.split(",")]
+    except ValueError:
+        wanted = []
+    if not wanted or not set(wanted) <= {1, 2, 3, 4, 5, 6}:
+        parser.error(f"--cases takes numbers from 1 to 6 separated by commas, got {args.cases!r}")
     # bytecode for dockyard's own modules, as any installed package has: without it
     # (PYTHONDONTWRITEBYTECODE) every start-up would recompile the sources
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
