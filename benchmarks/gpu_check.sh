@@ -2,7 +2,8 @@
 # The GPU check: the train stage on a CUDA GPU against a hand-written loop, then the
 # GPU-marked tests. Runs where torch, pytorch-lightning, pandas, pyarrow, scikit-learn,
 # hydra-core, omegaconf, pandera and pytest are importable; no dvc needed (dockyard is
-# taken from ./src). About 3 minutes on one H100-class GPU with the defaults.
+# taken from ./src). About 4 minutes on one H100 with the defaults; 313 s with
+# GPU_CHECK_ARGS="--repeats 3", the run whose output is in benchmarks/gpu/.
 #   bash benchmarks/gpu_check.sh [ROWS]          default 5,000,000
 #   GPU_CHECK_ARGS="--cpu-rehearsal --rows 20000" bash benchmarks/gpu_check.sh
 set -euo pipefail

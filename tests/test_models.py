@@ -171,6 +171,8 @@ def test_several_steps_per_call_train_exactly_like_one(tmp_path, cancer_splits) 
     assert steps_logged == [-(-rows // 32) * epoch - 1 for epoch in (1, 2)]
     auto = small_cfg("train.batch_size=512")
     assert steps_per_call(auto) == 16
+    # on a GPU a step is cheaper, so auto takes more rows per call
+    assert steps_per_call(small_cfg("train.batch_size=512", "trainer=gpu")) == 64
     assert steps_per_call(small_cfg("trainer=ddp", "trainer.accelerator=cpu")) == 1
 
 
