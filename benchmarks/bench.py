@@ -4,13 +4,15 @@ Usage: python benchmarks/bench.py [--cases 1,2,...] [--memory-rows N] [--out FIL
 (`make bench` runs all six cases, about five minutes on 2 cores.)
 
 The machine is shared and noisy, so no case reports a bare time: each pairs dockyard's
-figure with a baseline taken minutes apart in the same run (interleaved and repeated
-where a run is short, medians reported), and the ratio is what to read.
+figure with a baseline taken moments apart in the same run (interleaved and repeated
+where a run is short, medians reported; in cases 1 and 2 the ratio is the median of the
+ratios within back-to-back pairs), and the ratio is what to read.
 
   1 training throughput   train stage's fit() vs a hand-written PyTorch loop (same model,
                           data, threads, validation and best-weights copy)
   2 pipeline overhead     `dvc repro` from scratch vs the stage commands run directly;
-                          no-op `dvc repro` vs `dvc status`
+                          no-op `dvc repro` vs `dvc status`, and the same on a one-stage
+                          pipeline (DVC's own floor)
   3 stage start-up        each light stage on the bundled table vs `import pandas,
                           pyarrow.parquet`; whether any of them imports torch
   4 table throughput      validation and featurize on 1,000,000 rows x 30 columns vs
