@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import baselines  # noqa: E402
 from tests.conftest import make_project, project_env  # noqa: E402
+from timing import alternating  # noqa: E402
 
 LIGHT_STAGES = ("ingest", "validate", "split", "featurize", "aggregate")
 PIPELINE_STAGES = ("ingest", "validate", "split", "featurize", "train", "evaluate", "aggregate")
@@ -162,18 +163,10 @@ def case_training(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
     # of the ratios within each pair: load from other tenants drifts over seconds and so
     # falls on both runs of a pair alike (a best-of-five ratio swung from 0.85 to 1.12
     # between two runs of this case on the same code).
-    ours, theirs = [], []
-    for i in range(5):
-        if i % 2 == 0:
-            ours.append(dockyard_run())
-            theirs.append(baseline_run())
-        else:
-            theirs.append(baseline_run())
-            ours.append(dockyard_run())
+    ours, theirs, pair_ratios = alternating(dockyard_run, baseline_run, 5)
     samples = len(y) * epochs
     dockyard_rate = samples / statistics.median(ours)
     baseline_rate = samples / statistics.median(theirs)
-    pair_ratios = [b / a for a, b in zip(ours, theirs, strict=True)]
     ratio = statistics.median(pair_ratios)
     return [
         row(
@@ -259,18 +252,12 @@ def case_pipeline(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def noop_pairs(project: Path, pairs: int = 9) -> tuple[list[float], list[float], list[float]]:
-    """No-op `dvc repro` and `dvc status`, run back to back `pairs` times with the order
-    alternating. Each pair's ratio is taken within the pair, so load on the shared machine
-    that drifts over seconds falls on both sides of it alike."""
-    noop, status = [], []
-    for i in range(pairs):
-        if i % 2 == 0:
-            noop.append(timed(["dvc", "repro"], project))
-            status.append(timed(["dvc", "status"], project))
-        else:
-            status.append(timed(["dvc", "status"], project))
-            noop.append(timed(["dvc", "repro"], project))
-    return noop, status, [a / b for a, b in zip(noop, status, strict=True)]
+    """No-op `dvc repro` and `dvc status` in alternating back-to-back pairs; the ratios
+    are repro/status within each pair."""
+    status, noop, ratios = alternating(
+        lambda: timed(["dvc", "status"], project), lambda: timed(["dvc", "repro"], project), pairs
+    )
+    return noop, status, ratios
 
 
 def one_stage_project(path: Path) -> Path:

@@ -78,9 +78,16 @@ def main() -> None:
 
     gpu = not args.cpu_rehearsal
     if gpu and not torch.cuda.is_available():
-        raise SystemExit("gpu_check: no CUDA GPU is visible (torch.cuda.is_available() is False)")
+        print(
+            "gpu_check: no CUDA GPU is visible (torch.cuda.is_available() is False). Run it "
+            "on a machine with a CUDA GPU, or rehearse it here with --cpu-rehearsal "
+            '(GPU_CHECK_ARGS="--cpu-rehearsal --rows 20000" bash benchmarks/gpu_check.sh).',
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     import baselines
     from omegaconf import OmegaConf
+    from timing import alternating
 
     from dockyard.config import load_params
     from dockyard.data.features import feature_arrays
@@ -161,24 +168,20 @@ def main() -> None:
             return state["copy"] + baseline["seconds"]
 
         baseline_run(50_000)  # warm-up for the loop too (allocator, cuBLAS, fused kernels)
-        ours, theirs, copies = [], [], []
-        for repeat in range(args.repeats):
-            # alternate which side goes first, so neither always meets a colder GPU
-            if repeat % 2 == 0:
-                ours.append(dockyard_run())
-                theirs.append(baseline_run())
-            else:
-                theirs.append(baseline_run())
-                ours.append(dockyard_run())
+        copies = []
+
+        def report(fit_s: float, loop_s: float) -> None:
             copies.append(state["copy"])
-            result = state["result"]
             print(
-                f"  fit {ours[-1]:.1f} s, hand-written loop {theirs[-1]:.1f} s "
+                f"  fit {fit_s:.1f} s, hand-written loop {loop_s:.1f} s "
                 f"(of which copying the table to the device {copies[-1]:.2f} s; "
-                f"ratio {theirs[-1] / ours[-1]:.2f}; table resident: "
-                f"{result['device'].get('table_resident')})",
+                f"ratio {loop_s / fit_s:.2f}; table resident: "
+                f"{state['result']['device'].get('table_resident')})",
                 flush=True,
             )
+
+        ours, theirs, _ = alternating(dockyard_run, baseline_run, args.repeats, after=report)
+        result = state["result"]
         os.chdir(ROOT)
 
         print("4. trainer=ddp (one process per visible GPU)", flush=True)

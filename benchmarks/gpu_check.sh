@@ -12,7 +12,7 @@ rows="${1:-5000000}"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 python3 -c "import torch, pytorch_lightning, pandas, pyarrow, sklearn, hydra, omegaconf, pandera" \
   || { echo "gpu_check: a required package is missing (see the header of this script)" >&2; exit 2; }
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 start=$SECONDS
 # shellcheck disable=SC2086
 python3 benchmarks/gpu_check.py --rows "$rows" ${GPU_CHECK_ARGS:-} --out "${GPU_CHECK_OUT:-/tmp/gpu_check.json}"
