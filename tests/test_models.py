@@ -176,6 +176,43 @@ def test_several_steps_per_call_train_exactly_like_one(tmp_path, cancer_splits) 
     assert steps_per_call(small_cfg("trainer=ddp", "trainer.accelerator=cpu")) == 1
 
 
+def test_sync_points_are_found_as_dvclive_finds_them() -> None:
+    from dvclive.lightning import _should_sync
+
+    from dockyard.stages.train import _lightning_syncs
+
+    def update_train_epoch_metrics() -> tuple[bool, bool]:
+        return _lightning_syncs(), _should_sync()
+
+    def some_callback() -> tuple[bool, bool]:
+        return _lightning_syncs(), _should_sync()
+
+    assert update_train_epoch_metrics() == (True, True)
+    assert some_callback() == (False, False)
+
+
+def test_training_curves_are_those_dvclive_writes(tmp_path, cancer_splits, monkeypatch) -> None:
+    """dockyard's DVCLive logger only answers "sync now?" faster; the files are the same."""
+    from dvclive.lightning import DVCLiveLogger
+
+    from dockyard.stages import train
+
+    cfg = small_cfg("train.epochs=3", "train.batch_size=64")
+    _, arrays = featurized(cfg, cancer_splits)
+    train.fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / "ours"))
+    monkeypatch.setattr(
+        train,
+        "_logger",
+        lambda log_dir: DVCLiveLogger(dir=log_dir, dvcyaml=False, save_dvc_exp=False, report=None),
+    )
+    train.fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / "stock"))
+    ours = sorted(p.relative_to(tmp_path / "ours") for p in (tmp_path / "ours").rglob("*.*"))
+    stock = sorted(p.relative_to(tmp_path / "stock") for p in (tmp_path / "stock").rglob("*.*"))
+    assert ours == stock and len(ours) >= 4
+    for name in ours:
+        assert (tmp_path / "ours" / name).read_text() == (tmp_path / "stock" / name).read_text()
+
+
 def test_regression_trains_with_mse_and_reports_in_target_units(tmp_path) -> None:
     from sklearn.datasets import load_diabetes
     from sklearn.metrics import mean_absolute_error, r2_score
