@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import baselines  # noqa: E402
-from tests.conftest import make_project, project_env  # noqa: E402
+from tests.helpers import make_project, project_env  # noqa: E402
 from timing import alternating  # noqa: E402
 
 LIGHT_STAGES = ("ingest", "validate", "split", "featurize", "aggregate")
@@ -115,8 +115,8 @@ def case_training(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
     from dockyard.config import load_params
     from dockyard.data.features import feature_arrays
     from dockyard.models.nets import build_model
+    from dockyard.models.training import fit
     from dockyard.paths import features_path
-    from dockyard.stages.train import fit
 
     project = synthetic_project(work / "train", TRAIN_ROWS, ("ingest", "split", "featurize"))
     with contextlib.chdir(project):
@@ -418,8 +418,8 @@ def case_prediction(work: Path, state: dict[str, Any]) -> list[dict[str, Any]]:
     import torch
 
     from dockyard.data.features import FeatureTransform
+    from dockyard.models.artifact import predict
     from dockyard.models.nets import build_model
-    from dockyard.stages.evaluate import predict
 
     if "model" not in state:
         state.update(case_training_model(work))
@@ -479,8 +479,8 @@ def case_training_model(work: Path) -> dict[str, Any]:
 
     from dockyard.config import load_params
     from dockyard.data.features import feature_arrays
+    from dockyard.models.training import fit
     from dockyard.paths import features_path
-    from dockyard.stages.train import fit
 
     project = work / "train"
     if not project.exists():

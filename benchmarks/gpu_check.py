@@ -92,8 +92,8 @@ def main() -> None:
     from dockyard.config import load_params
     from dockyard.data.features import feature_arrays
     from dockyard.models.nets import build_model
+    from dockyard.models.training import fit
     from dockyard.paths import features_path
-    from dockyard.stages.train import fit
 
     device = torch.device("cuda" if gpu else "cpu")
     name = torch.cuda.get_device_name(device) if gpu else "CPU (rehearsal)"

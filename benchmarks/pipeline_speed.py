@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.conftest import make_project, project_env  # noqa: E402
+from tests.helpers import make_project, project_env  # noqa: E402
 
 STAGES = ("ingest", "validate", "split", "featurize", "train", "evaluate", "aggregate")
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.conftest import compose, make_project, project_env  # noqa: E402
+from tests.helpers import compose, make_project, project_env  # noqa: E402
 
 
 def repro_seconds(seeds: str) -> float:

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import project_env
+from .helpers import project_env
 
 ACCESS_KEY = "DOCKYARDTESTKEY"
 SECRET_KEY = "dockyard-test-secret-0123456789"

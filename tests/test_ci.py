@@ -15,7 +15,7 @@ import pytest
 from dockyard.github import GitHub, GitHubError, upsert_comment
 from dockyard.report.render import MARKER
 
-from .conftest import ROOT, project_env, run
+from .helpers import ROOT, project_env, run
 
 WORKFLOWS = ROOT / ".github/workflows"
 

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from dockyard.config import compose, compose_params, load_params, validate
 from dockyard.errors import ConfigError
 
-from .conftest import ROOT, project_env
+from .helpers import ROOT, project_env
 
 
 def dockyard(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -69,7 +69,7 @@ def test_trainer_variants_inherit_from_default() -> None:
 
 
 def test_precision_auto_follows_the_model_on_a_gpu_only() -> None:
-    from dockyard.stages.train import resolve_precision
+    from dockyard.models.training import resolve_precision
 
     def resolved(*overrides: str) -> str:
         return resolve_precision(validate(compose(list(overrides), ROOT)))
@@ -90,7 +90,7 @@ def test_precision_auto_follows_the_model_on_a_gpu_only() -> None:
         (["+train.lrr=1"], ["'train.lrr'", "Did you mean 'train.lr'?"]),
         (
             ["modle=cnn"],
-            ["'modle'", "Did you mean 'model'?", "config groups: data, model, trainer"],
+            ["'modle'", "Did you mean 'model'?", "config groups: data, logger, model, trainer"],
         ),
         (["train.lr=fast"], ["'train.lr'", "wrong type", "float"]),
         (["train.epochs=0"], ["'train.epochs'", "positive"]),
@@ -98,6 +98,24 @@ def test_precision_auto_follows_the_model_on_a_gpu_only() -> None:
         (["data=breast_cancer", "model=cnn"], ["image_shape", "model=mlp"]),
         (["train.early_stopping.mode=up"], ["'train.early_stopping.mode'", "min, max"]),
         (["train.lr"], ["Could not parse the override 'train.lr'"]),
+        # settings that used to pass compose and crash a stage later with a traceback
+        (["trainer.devices=0"], ["'trainer.devices' is 0", "at least one device"]),
+        (
+            ["train.early_stopping.monitor=val/f1"],
+            ["'val/f1'", "logs only val/loss and val/accuracy"],
+        ),
+        (
+            ["train.early_stopping.monitor=val/accuracy"],
+            ["mode is 'min'", "higher-is-better", "train.early_stopping.mode=max"],
+        ),
+        (
+            ["data=breast_cancer", "data.task=regression", "data.schema.columns.target.dtype=str"],
+            ["regression", "'target' is declared dtype str", "must be numeric"],
+        ),
+        (["data.target=label"], ["data.target is 'label'", "declares no such column"]),
+        # one place for the optimizer's settings: a value written elsewhere is never ignored
+        (["train.optimizer.lr=0.5"], ["train.optimizer.lr is 0.5 but train.lr is 0.001"]),
+        (["logger=wandb"], ["needs the 'wandb' package", 'pip install -e ".[wandb]"']),
     ],
 )
 def test_bad_compose_is_refused_cleanly(

@@ -12,11 +12,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from dockyard.data.schemas import validate_table
+from dockyard.data.sources import build_source as ingest
+from dockyard.data.split import split_table
 from dockyard.errors import DataError, ValidationFailed
-from dockyard.stages.ingest import ingest
-from dockyard.stages.split import split_table
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 DIGITS_SCHEMA = OmegaConf.load(ROOT / "conf/data/digits.yaml").schema
 
@@ -65,7 +65,12 @@ def test_nan_is_reported_with_column_row_and_check(digits: pd.DataFrame) -> None
     table.loc[[4, 9], "pixel_2_3"] = np.nan
     report = failure_report(table)
     row = report_row(report, "pixel_2_3")
-    assert "not_nullable" in row and " 2 " in row and "row 4: nan" in row and "row 9: nan" in row
+    assert (
+        "missing value (the column is not nullable)" in row
+        and " 2 " in row
+        and "row 4: nan" in row
+        and "row 9: nan" in row
+    )
     assert report.startswith("data/raw/table.parquet failed validation")
     assert "conf/x.yaml" in report
 
@@ -75,10 +80,47 @@ def test_out_of_range_values_are_reported(digits: pd.DataFrame) -> None:
     table.loc[7, "pixel_5_5"] = 17.0
     table.loc[11, "target"] = 12
     report = failure_report(table)
-    assert "less_than_or_equal_to(16" in report_row(report, "pixel_5_5")
+    assert "above the maximum (le: 16" in report_row(report, "pixel_5_5")
     assert "row 7: 17.0" in report_row(report, "pixel_5_5")
     assert "row 11: 12" in report_row(report, "target")
     assert "pixel_5_5" in report.splitlines()[0] and "target" in report.splitlines()[0]
+
+
+def test_each_bad_cell_is_one_row_in_words() -> None:
+    """Text in a numeric column also fails its range and finiteness checks, an inf fails
+    `le`, and a missing target is also not nullable: each bad cell is reported once, by its
+    root cause, and no Python exception text reaches the reader."""
+    table = pd.DataFrame(
+        {
+            "a": [1.0, 2.0, "x", 4.0, 5.0],
+            "b": [1, 2, 3, 4, 4],
+            "d": [1.0, np.inf, 2.0, 3.0, 20.0],
+            "target": [0.0, 1.0, np.nan, 1.0, 0.0],
+        }
+    )
+    schema = {
+        "strict": True,
+        "columns": {
+            "a": {"dtype": "float64", "ge": 0, "le": 10},
+            "b": {"dtype": "int64", "unique": True},
+            "d": {"dtype": "float64", "ge": 0, "le": 10},
+            "target": {"dtype": "float64", "isin": [0, 1]},
+        },
+    }
+    with pytest.raises(ValidationFailed) as caught:
+        validate_table(table, schema, where="t.csv", fix_in="conf/x.yaml", target="target")
+    report = str(caught.value)
+    rows = [" ".join(line.split()) for line in report.splitlines()[2:]]
+    # x, two duplicates, inf, 20.0, the missing target: six bad cells, six failures
+    assert "6 failure(s)" in report.splitlines()[0]
+    assert rows == [
+        "a text in a float64 column 1 row 2: x",
+        "b duplicate value (unique: true) 2 row 3: 4, row 4: 4",
+        "d above the maximum (le: 10) 1 row 4: 20.0",
+        "d finite (no inf) 1 row 1: inf",
+        "target missing target value 1 row 2: nan",
+    ]
+    assert "Error(" not in report and "dtype(" not in report
 
 
 def test_missing_and_unexpected_columns_are_reported(digits: pd.DataFrame) -> None:
@@ -134,8 +176,9 @@ def test_light_stages_never_import_torch() -> None:
     code = (
         "import sys\n"
         "import dockyard.stages.ingest, dockyard.stages.validate, dockyard.stages.split\n"
-        "from dockyard.stages.ingest import ingest\n"
-        "ingest({'_target_': 'dockyard.data.sources.sklearn_dataset', 'name': 'digits'})\n"
+        "import dockyard.stages.featurize, dockyard.stages.aggregate\n"
+        "from dockyard.data.sources import build_source\n"
+        "build_source({'_target_': 'dockyard.data.sources.sklearn_dataset', 'name': 'digits'})\n"
         "heavy = [m for m in ('torch', 'pytorch_lightning', 'lightning') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
@@ -175,8 +218,8 @@ def test_split_stage_writes_what_split_table_returns(tmp_path: Path) -> None:
     dtypes (categoricals, int8) included."""
     import shutil
 
+    from dockyard.data.split import split_table
     from dockyard.io import read_table
-    from dockyard.stages.split import split_table
 
     shutil.copytree(ROOT / "conf", tmp_path / "conf")
     for command in (

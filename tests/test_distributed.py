@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import compose, make_project, run
+from .helpers import compose, make_project, run
 
 pytestmark = pytest.mark.slow
 

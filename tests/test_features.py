@@ -14,11 +14,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from dockyard.data.features import FeatureTransform, fit_transform
+from dockyard.data.split import split_table
 from dockyard.errors import DataError
-from dockyard.stages.split import split_table
 
-from .conftest import ROOT, compose, project_env
-from .tables import customers
+from .helpers import ROOT, compose, customers, project_env
 
 POLICY = {
     "numeric_impute": "median",
@@ -131,7 +130,8 @@ def test_stage_is_deterministic_and_blind_to_test_statistics(splits, tmp_path) -
     config = tmp_path / "conf/data/customers.yaml"
     config.write_text(
         "name: customers\ninput: x.csv\nsource: {_target_: dockyard.data.sources.table_file, "
-        "path: x.csv}\ntarget: label\ntask: classification\nschema: {columns: {}}\n"
+        "path: x.csv}\ntarget: label\ntask: classification\n"
+        "schema: {strict: false, columns: {label: {dtype: str}}}\n"
     )
     runs = []
     for index, test in enumerate(

@@ -7,7 +7,7 @@ import torch
 
 from dockyard.config import compose, validate
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 pytestmark = [
     pytest.mark.gpu,
@@ -19,7 +19,7 @@ def breast_cancer_arrays():
     from sklearn.datasets import load_breast_cancer
 
     from dockyard.data.features import fit_transform
-    from dockyard.stages.split import split_table
+    from dockyard.data.split import split_table
 
     splits = split_table(
         load_breast_cancer(as_frame=True).frame,
@@ -37,8 +37,8 @@ def breast_cancer_arrays():
 
 @pytest.mark.parametrize("precision", ["auto", "bf16-mixed"])
 def test_train_on_the_gpu(tmp_path, precision) -> None:
-    from dockyard.stages.evaluate import predict
-    from dockyard.stages.train import fit
+    from dockyard.models.artifact import predict
+    from dockyard.models.training import fit
 
     cfg = validate(
         compose(

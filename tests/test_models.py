@@ -13,12 +13,12 @@ from sklearn.datasets import load_breast_cancer
 
 from dockyard.config import compose, validate
 from dockyard.data.features import fit_transform
+from dockyard.data.split import split_table
 from dockyard.errors import ConfigError
 from dockyard.models.batches import TensorBatches
 from dockyard.models.nets import MLP, Linear, SmallCNN, build_model
-from dockyard.stages.split import split_table
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 @pytest.mark.parametrize(
@@ -113,8 +113,9 @@ def featurized(cfg, splits):
 
 def test_fit_save_load_evaluate_in_process(tmp_path, cancer_splits) -> None:
     """train's and evaluate's functions on a small binary table, without DVC."""
-    from dockyard.stages.evaluate import evaluate, load_model
-    from dockyard.stages.train import fit
+    from dockyard.models.artifact import load_model, model_card, save_model
+    from dockyard.models.evaluation import evaluate
+    from dockyard.models.training import fit
 
     cfg = small_cfg("train.epochs=8")
     transform, arrays = featurized(cfg, cancer_splits)
@@ -125,21 +126,23 @@ def test_fit_save_load_evaluate_in_process(tmp_path, cancer_splits) -> None:
     # curves the task does not log still exist (header only), so dvc plots finds them
     assert (tmp_path / "log/plots/metrics/val/mae.tsv").read_text() == "step\tmae\n"
 
-    model_dir = tmp_path / "models"
-    model_dir.mkdir()
-    torch.save(result["state"], model_dir / "model.pt")
-    (model_dir / "transform.json").write_text(transform.to_json())
-    card = {
-        "task": "classification",
-        "features": transform.output_columns,
-        "outputs": 2,
-        "classes": transform.classes,
-        "net": result["net"],
-    }
-    (model_dir / "model.json").write_text(json.dumps(card))
-    net, loaded, loaded_transform = load_model(model_dir)
-    assert loaded_transform == transform
-    metrics, plots = evaluate(net, loaded, loaded_transform, *arrays["test"])
+    (tmp_path / "transform.json").write_text(transform.to_json())
+    card = model_card(
+        cfg,
+        seed=0,
+        result=result,
+        features=transform.output_columns,
+        classes=transform.classes,
+        params_hash="sha256:test",
+        data={},
+    )
+    model_dir = save_model(tmp_path / "models", result["state"], card, tmp_path / "transform.json")
+    model = load_model(model_dir)
+    assert model.transform == transform
+    assert model.card == {"format": "dockyard-model/1", **json.loads(json.dumps(card))}
+    for name, tensor in model.net.state_dict().items():  # dockyard's artifact, not torch's
+        assert torch.equal(tensor, result["state"][name]), name
+    metrics, plots = evaluate(model, *arrays["test"])
     assert set(metrics) == {"test/accuracy", "test/f1_macro", "test/log_loss", "test/roc_auc"}
     assert metrics["test/accuracy"] > 0.9
     assert metrics["test/roc_auc"] > 0.95
@@ -151,7 +154,7 @@ def test_fit_save_load_evaluate_in_process(tmp_path, cancer_splits) -> None:
 def test_several_steps_per_call_train_exactly_like_one(tmp_path, cancer_splits) -> None:
     """Chunks of batches per training_step call are an overhead cut, not a change: the
     weights after two epochs are bit for bit those of one batch per call."""
-    from dockyard.stages.train import fit, steps_per_call
+    from dockyard.models.training import fit, steps_per_call
 
     states, curves = [], []
     for steps in (1, 3):
@@ -179,7 +182,7 @@ def test_several_steps_per_call_train_exactly_like_one(tmp_path, cancer_splits) 
 def test_sync_points_are_found_as_dvclive_finds_them() -> None:
     from dvclive.lightning import _should_sync
 
-    from dockyard.stages.train import _lightning_syncs
+    from dockyard.models.loggers import _lightning_syncs
 
     def update_train_epoch_metrics() -> tuple[bool, bool]:
         return _lightning_syncs(), _should_sync()
@@ -195,17 +198,17 @@ def test_training_curves_are_those_dvclive_writes(tmp_path, cancer_splits, monke
     """dockyard's DVCLive logger only answers "sync now?" faster; the files are the same."""
     from dvclive.lightning import DVCLiveLogger
 
-    from dockyard.stages import train
+    from dockyard.models import loggers, training
 
     cfg = small_cfg("train.epochs=3", "train.batch_size=64")
     _, arrays = featurized(cfg, cancer_splits)
-    train.fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / "ours"))
+    training.fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / "ours"))
     monkeypatch.setattr(
-        train,
-        "_logger",
+        loggers,
+        "dvclive_logger",
         lambda log_dir: DVCLiveLogger(dir=log_dir, dvcyaml=False, save_dvc_exp=False, report=None),
     )
-    train.fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / "stock"))
+    training.fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / "stock"))
     ours = sorted(p.relative_to(tmp_path / "ours") for p in (tmp_path / "ours").rglob("*.*"))
     stock = sorted(p.relative_to(tmp_path / "stock") for p in (tmp_path / "stock").rglob("*.*"))
     assert ours == stock and len(ours) >= 4
@@ -217,8 +220,9 @@ def test_regression_trains_with_mse_and_reports_in_target_units(tmp_path) -> Non
     from sklearn.datasets import load_diabetes
     from sklearn.metrics import mean_absolute_error, r2_score
 
-    from dockyard.stages.evaluate import evaluate
-    from dockyard.stages.train import fit
+    from dockyard.models.artifact import ModelArtifact
+    from dockyard.models.evaluation import evaluate
+    from dockyard.models.training import fit
 
     table = load_diabetes(as_frame=True).frame
     splits = split_table(
@@ -232,7 +236,7 @@ def test_regression_trains_with_mse_and_reports_in_target_units(tmp_path) -> Non
     net.load_state_dict(result["state"])
     net.eval()
     card = {"task": "regression", "features": transform.output_columns}
-    metrics, plots = evaluate(net, card, transform, *arrays["test"])
+    metrics, plots = evaluate(ModelArtifact(net, card, transform, tmp_path), *arrays["test"])
     actual = np.array([p["actual"] for p in plots["predictions"]])
     predicted = np.array([p["predicted"] for p in plots["predictions"]])
     np.testing.assert_allclose(actual, splits["test"]["target"], atol=1e-4)
@@ -241,26 +245,45 @@ def test_regression_trains_with_mse_and_reports_in_target_units(tmp_path) -> Non
     assert metrics["test/r2"] > 0.3  # the diabetes baseline is ~0.45 for linear models
 
 
-def test_fit_rejects_single_class_and_bad_monitor(cancer_splits) -> None:
+def test_fit_rejects_a_single_class(cancer_splits) -> None:
     from dockyard.errors import DataError
-    from dockyard.stages.train import fit
+    from dockyard.models.training import fit
 
     cfg = small_cfg()
     _, arrays = featurized(cfg, cancer_splits)
     with pytest.raises(DataError, match="single class"):
         fit(cfg, arrays["train"], arrays["val"], 1, "unused")
-    with pytest.raises(ConfigError, match="val/loss, val/accuracy"):
-        fit(
-            small_cfg("train.early_stopping.monitor=val/f1"),
-            arrays["train"],
-            arrays["val"],
-            2,
-            "unused",
+
+
+class Payload:
+    """Stands in for code a tampered weights file would run when unpickled."""
+
+    def __reduce__(self):
+        return (print, ("pickled code ran",))
+
+
+def test_model_folder_refuses_pickled_code(tmp_path, capsys) -> None:
+    """dockyard's loader reads weights with weights_only: a file holding objects (which a
+    plain torch.load would run) is refused with a clear message, nothing executed."""
+    from dockyard.errors import DataError
+    from dockyard.models.artifact import load_model, read_card
+
+    net_cfg = OmegaConf.to_container(compose([], ROOT).model.net)
+    folder = tmp_path / "seed-0"
+    folder.mkdir()
+    (folder / "model.json").write_text(
+        json.dumps(
+            {"task": "classification", "features": ["a"] * 64, "outputs": 10, "net": net_cfg}
         )
-
-
-def test_model_weights_load_without_pickle(tmp_path) -> None:
-    model = build_model(OmegaConf.to_container(compose([], ROOT).model.net), 64, 10)
-    torch.save(model.state_dict(), tmp_path / "w.pt")
-    state = torch.load(tmp_path / "w.pt", weights_only=True)
-    assert set(state) == set(model.state_dict())
+    )
+    (folder / "transform.json").write_text("{}")
+    torch.save({"layers.0.weight": Payload()}, folder / "model.pt")
+    with pytest.raises(DataError, match="does not hold the weights its card describes"):
+        load_model(folder)
+    assert "pickled code ran" not in capsys.readouterr().out
+    (folder / "model.json").write_text(json.dumps({"format": "dockyard-model/0", "task": "x"}))
+    with pytest.raises(DataError, match="model format 'dockyard-model/0'.*Re-train"):
+        read_card(folder)
+    (folder / "model.pt").unlink()
+    with pytest.raises(DataError, match="not a complete dockyard model folder"):
+        read_card(folder)

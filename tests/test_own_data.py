@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import make_project, project_env, run
+from .helpers import customers, make_project, project_env, run
 from .s3_server import s3_remote  # noqa: F401
-from .tables import customers
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +30,15 @@ def dockyard(project: Path, *args: str, check: bool = True):
 
 @pytest.fixture(scope="session")
 def customers_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project with data/customers.csv registered, trained on and committed. Copy before use."""
+    """A project with data/customers.csv registered as the default dataset, trained on and
+    committed, following the README's "Your own data" steps. Copy before use."""
     project = make_project(tmp_path_factory.mktemp("own") / "project")
     (project / "data").mkdir(exist_ok=True)
     customers().to_csv(project / DATA, index=False)
-    added = dockyard(project, "data", "add", DATA, "--target", "label")
+    added = dockyard(project, "data", "add", DATA, "--target", "label", "--default")
     run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "add customers"], project)
-    run(["dvc", "exp", "run", "-S", "data=customers"], project)
+    run(["git", "commit", "-qm", "Train on customers"], project)
+    run(["dvc", "repro"], project)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "train on customers"], project)
     (project / "added.txt").write_text(added.stdout)
@@ -48,7 +48,7 @@ def customers_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_data_add_drafts_a_readable_schema(customers_run: Path) -> None:
     printed = (customers_run / "added.txt").read_text()
     assert "Task: classification (the target holds 3 text/boolean classes)" in printed
-    assert "dvc exp run -S data=customers" in printed
+    assert "Made data=customers the default in conf/config.yaml" in printed
     assert (customers_run / f"{DATA}.dvc").is_file()
     assert DATA.split("/")[-1] in (customers_run / "data/.gitignore").read_text()
     config = yaml.safe_load((customers_run / "conf/data/customers.yaml").read_text())
@@ -70,6 +70,85 @@ def test_training_on_own_data_beats_the_majority_class(customers_run: Path) -> N
     assert transform["classes"] == ["churn", "stay", "upgrade"]
     assert transform["categorical"] == ["region", "plan"]
     assert "region=__missing__" in transform["output_columns"]
+
+
+def test_own_data_stays_the_default_through_later_experiments(
+    customers_run: Path, tmp_path: Path
+) -> None:
+    """After `data add --default`, experiments that name no dataset keep training on the
+    user's table: DVC's own composition (`dvc exp run -S ...`) and `dockyard compose`."""
+    project = tmp_path / "p"
+    shutil.copytree(customers_run, project, symlinks=True)
+    run(["dvc", "exp", "run", "-S", "train.lr=0.002", "-S", "train.epochs=5"], project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["data"]["name"] == "customers" and params["train"]["lr"] == 0.002
+    transform = json.loads((project / "models/seed-0/transform.json").read_text())
+    assert transform["classes"] == ["churn", "stay", "upgrade"]
+    dockyard(project, "compose", "train.lr=0.003", "train.epochs=5")
+    result = run(["dvc", "repro"], project)
+    assert "trains on data=" not in result.stderr  # no notice: nothing disagrees
+    assert yaml.safe_load((project / "params.yaml").read_text())["data"]["name"] == "customers"
+    card = json.loads((project / "models/seed-0/model.json").read_text())
+    assert card["dataset"] == "customers" and card["classes"] == ["churn", "stay", "upgrade"]
+
+
+def test_a_silent_switch_back_to_the_bundled_data_is_announced(
+    customers_run: Path, tmp_path: Path
+) -> None:
+    """The old flow (`dvc exp run -S data=NAME`, committed, defaults untouched): the next
+    composition that names no dataset trains on digits again. Every entry point says so in
+    one line, with the fix, before any stage runs."""
+    project = tmp_path / "p"
+    shutil.copytree(customers_run, project, symlinks=True)
+    config = project / "conf/config.yaml"
+    config.write_text(config.read_text().replace("- data: customers", "- data: digits"))
+    run(["git", "commit", "-qam", "defaults back to digits"], project)
+    composed = dockyard(project, "compose", "train.lr=0.002")
+    notice = [line for line in composed.stderr.splitlines() if "dockyard: note:" in line]
+    assert len(notice) == 1 and "dockyard use data=customers" in notice[0]
+    assert "committed params.yaml trains on data=customers" in notice[0]
+    # params.yaml now names digits: the first stage to run says the same (DVC's own
+    # composition for `dvc exp run -S train.lr=...` leaves the workspace in this state)
+    stage = run([sys.executable, "-m", "dockyard.stages.ingest"], project)
+    assert "dockyard use data=customers" in stage.stderr
+    fixed = dockyard(project, "use", "data=customers")
+    assert "data: digits -> customers" in fixed.stdout
+    assert "dockyard: note" not in dockyard(project, "compose", "train.lr=0.002").stderr
+
+
+def test_data_add_refuses_a_text_target_for_regression(project: Path) -> None:
+    (project / "data").mkdir(exist_ok=True)
+    (project / DATA).write_text(GOOD)
+    result = dockyard(
+        project, "data", "add", DATA, "--target", "label", "--task", "regression", check=False
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--task regression needs a numeric target" in result.stderr
+    assert "'label' holds text" in result.stderr
+    assert not (project / "conf/data/customers.yaml").exists()
+
+
+def test_data_add_leaves_out_an_empty_column_and_says_so(project: Path) -> None:
+    (project / "data").mkdir(exist_ok=True)
+    customers(rows=300).assign(notes=None).to_csv(project / DATA, index=False)
+    result = dockyard(project, "data", "add", DATA, "--target", "label")
+    assert "'notes' are entirely empty: left out" in result.stdout
+    config = yaml.safe_load((project / "conf/data/customers.yaml").read_text())
+    assert config["source"]["drop_columns"] == ["notes"]
+    assert "notes" not in config["schema"]["columns"]
+    dockyard(project, "compose", "data=customers")
+    ingest = run([sys.executable, "-m", "dockyard.stages.ingest"], project, check=False)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "300 rows x 6 columns" in ingest.stdout
+
+
+def test_parquet_named_csv_gets_a_rename_hint(project: Path) -> None:
+    (project / "data").mkdir(exist_ok=True)
+    customers(rows=50).to_parquet(project / DATA, index=False)
+    result = dockyard(project, "data", "add", DATA, "--target", "label", check=False)
+    assert result.returncode == 2
+    assert "named .csv but holds a Parquet file" in result.stderr
+    assert "Rename it to customers.parquet" in result.stderr
 
 
 def _lines(text: str, replace: dict[int, str]) -> str:
@@ -105,11 +184,11 @@ BAD_INPUTS = {
     ),
     "undeclared category": (
         _lines(GOOD, {4: "41,50.0,0.5,moon,basic,stay"}),
-        ["region", "isin", "row 3: moon"],
+        ["region", "not one of the allowed values (isin)", "row 3: moon"],
     ),
     "out of range": (
         _lines(GOOD, {8: "250,50.0,0.5,north,basic,stay"}),
-        ["age", "less_than_or_equal_to", "row 7: 250"],
+        ["age", "above the maximum (le: ", "row 7: 250"],
     ),
     "inf": (
         _lines(GOOD, {2: "41,inf,0.5,north,basic,stay"}),

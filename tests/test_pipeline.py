@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import clone_reproduced, compose, make_project, run
+from .helpers import clone_reproduced, compose, make_project, run
 
 pytestmark = pytest.mark.slow
 

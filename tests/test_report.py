@@ -12,7 +12,7 @@ from dockyard.report.collect import Snapshot
 from dockyard.report.compare import compare, compare_metrics
 from dockyard.report.render import MARKER, mermaid_chart, render
 
-from .conftest import clone_reproduced, compose, run
+from .helpers import clone_reproduced, compose, run
 from .markdown_check import check_tables, check_xycharts
 
 LIGHT = ("ingest", "validate", "split", "featurize")

@@ -6,6 +6,7 @@ import argparse
 import difflib
 import sys
 from pathlib import Path
+from typing import Any
 
 from dockyard.errors import DockyardError, fail
 
@@ -21,7 +22,13 @@ then run the pipeline with `dvc repro`, or compose and run in one step with
 
 
 def _compose(args: argparse.Namespace) -> int:
-    from dockyard.config import PARAMS_FILE, compose_params, write_params
+    from dockyard.config import (
+        PARAMS_FILE,
+        compose_params,
+        dataset_notice,
+        default_option,
+        write_params,
+    )
 
     root = Path(args.root)
     params_path = root / PARAMS_FILE
@@ -48,6 +55,33 @@ def _compose(args: argparse.Namespace) -> int:
     write_params(text, params_path)
     summary = ", ".join(args.overrides) if args.overrides else "no overrides"
     print(f"Wrote {params_path} from conf/ ({summary}). Next: dvc repro")
+    dataset = next(
+        (o.split("=", 1)[1] for o in args.overrides if o.lstrip("+~").startswith("data=")),
+        None,
+    )
+    notice = None if dataset else dataset_notice(default_option("data", root) or "", root)
+    if notice:
+        print(notice, file=sys.stderr)
+    return 0
+
+
+def _use(args: argparse.Namespace) -> int:
+    from dockyard.config import PARAMS_FILE, compose_params, set_default, write_params
+
+    root = Path(args.root)
+    changes = []
+    for choice in args.choices:
+        group, sep, option = choice.partition("=")
+        if not sep or not group or not option:
+            raise DockyardError(
+                f"Expected GROUP=OPTION (e.g. data=customers), found {choice!r}. The groups "
+                "are the folders under conf/: data, model, trainer, logger."
+            )
+        previous = set_default(group, option, root)
+        changes.append(f"{group}: {previous} -> {option}")
+    write_params(compose_params([], root), root / PARAMS_FILE)
+    print(f"conf/config.yaml defaults: {'; '.join(changes)}. Rewrote params.yaml.")
+    print("Commit both (git add conf/config.yaml params.yaml); then `dvc repro`.")
     return 0
 
 
@@ -57,6 +91,11 @@ def _data_add(args: argparse.Namespace) -> int:
     result = add_dataset(
         args.path, args.target, name=args.name, task=args.task, root=args.root, force=args.force
     )
+    if args.default:
+        from dockyard.config import PARAMS_FILE, compose_params, set_default, write_params
+
+        set_default("data", result.name, args.root)
+        write_params(compose_params([], args.root), Path(args.root) / PARAMS_FILE)
     config = result.config_path.relative_to(Path(args.root).resolve()).as_posix()
     print(
         f"Registered {result.data_path}: {result.rows:,} rows x {result.columns} columns, "
@@ -66,12 +105,19 @@ def _data_add(args: argparse.Namespace) -> int:
     print(f"Wrote {config}: source, target and an inferred schema. Review it before training.")
     for note in result.notes:
         print(f"Note: {note}.")
-    print("Next:")
     ignore = (Path(result.data_path).parent / ".gitignore").as_posix()
+    if args.default:
+        print(f"Made data={result.name} the default in conf/config.yaml; rewrote params.yaml.")
+        print("Next:")
+        print(f"  git add {config} {result.data_path}.dvc {ignore} conf/config.yaml params.yaml")
+        print(f"  git commit -m 'Train on {result.name}'")
+        print("  dvc repro                          (every dvc exp run -S ... keeps this data)")
+        return 0
+    print("Next:")
     print(f"  git add {config} {result.data_path}.dvc {ignore}")
     print(f"  git commit -m 'Add {result.name} data'")
-    print(f"  dvc exp run -S data={result.name}")
-    print(f"  (or: dockyard compose data={result.name} && dvc repro)")
+    print(f"  dockyard use data={result.name}         (make it the default, then commit)")
+    print(f"  or try it once: dvc exp run -S data={result.name}")
     return 0
 
 
@@ -98,6 +144,7 @@ def _report(args: argparse.Namespace) -> int:
         run_seconds=args.run_seconds,
         plots_url=args.plots_url,
         alpha=args.alpha,
+        rtol=args.rtol,
     )
     text = json.dumps(data, indent=2, default=str) + "\n" if args.json else markdown
     if args.output:
@@ -137,25 +184,28 @@ def _ci_run(args: argparse.Namespace) -> int:
     return reproduce(args.overrides, args.root)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dockyard",
-        description="Declarative, git-first ML pipelines: DVC stages, Hydra configs, "
-        "Lightning training, pandera validation.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def _command(
+    commands: argparse._SubParsersAction, name: str, handler: Any, help: str, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help shows its description and examples as written."""
+    parser = commands.add_parser(
+        name, help=help, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
     )
-    parser.add_argument("--version", action="version", version=_version())
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.set_defaults(handler=handler)
+    return parser
 
-    compose = commands.add_parser(
+
+def _project_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentParser) -> None:
+    compose = _command(
+        commands,
         "compose",
-        help="compose conf/ (Hydra) into params.yaml, the file every stage reads",
+        _compose,
+        "compose conf/ (Hydra) into params.yaml, the file every stage reads",
+        parents=[root],
         description="Compose the Hydra config groups under conf/ into params.yaml, validated "
         "against dockyard's structured config. params.yaml is left untouched when anything "
         "is wrong. DVC composes the same way for `dvc exp run -S KEY=VALUE`.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compose.add_argument(
         "overrides",
@@ -169,25 +219,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="write nothing; exit 1 (showing a diff) if params.yaml differs from a fresh "
         "composition with the given overrides",
     )
-    compose.add_argument(
-        "--root", default=".", help="project root holding conf/ and params.yaml (default: .)"
+    use = _command(
+        commands,
+        "use",
+        _use,
+        "make an option the default of its config group (e.g. your own data)",
+        parents=[root],
+        description="Set the defaults list of conf/config.yaml, so every composition starts "
+        "from the option you name: `dockyard compose`, `dvc repro` after it, and every "
+        "`dvc exp run -S ...` (DVC composes conf/ itself, from these defaults). Rewrites "
+        "params.yaml; commit both files.",
+        epilog="examples:\n  dockyard use data=customers\n  dockyard use model=cnn data=digits",
     )
-    compose.set_defaults(handler=_compose)
+    use.add_argument("choices", nargs="+", metavar="GROUP=OPTION", help="e.g. data=customers")
 
     data = commands.add_parser(
         "data", help="register your own tables", description="Register and version your data."
     )
     data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
-    add = data_commands.add_parser(
+    add = _command(
+        data_commands,
         "add",
-        help="put a CSV/Parquet file under DVC and draft conf/data/NAME.yaml with its schema",
+        _data_add,
+        "put a CSV/Parquet file under DVC and draft conf/data/NAME.yaml with its schema",
+        parents=[root],
         description="Put a CSV or Parquet file under DVC (`dvc add`), infer a schema draft "
         "(dtypes, nullable columns, numeric ranges with a margin, categories of low-cardinality "
-        "text, target classes) and write conf/data/NAME.yaml for you to review. Then train "
-        "with `dvc exp run -S data=NAME`.",
-        epilog="example:\n  dockyard data add data/customers.csv --target churn\n"
-        "  dvc exp run -S data=customers",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "text, target classes) and write conf/data/NAME.yaml for you to review. With "
+        "--default it also becomes the dataset every run trains on.",
+        epilog="example:\n  dockyard data add data/customers.csv --target churn --default\n"
+        "  git add conf data params.yaml && git commit -m 'Train on customers'\n  dvc repro",
     )
     add.add_argument("path", help="the file, inside the repository (.csv or .parquet)")
     add.add_argument("--target", required=True, help="the column to predict")
@@ -197,13 +258,21 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("classification", "regression"),
         help="default: inferred (text or few-integer target -> classification)",
     )
+    add.add_argument(
+        "--default",
+        action="store_true",
+        help="also make it the default dataset (dockyard use data=NAME) and rewrite params.yaml",
+    )
     add.add_argument("--force", action="store_true", help="replace an existing conf/data/NAME.yaml")
-    add.add_argument("--root", default=".", help="project root (default: .)")
-    add.set_defaults(handler=_data_add)
 
-    report = commands.add_parser(
+
+def _review_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentParser) -> None:
+    report = _command(
+        commands,
         "report",
-        help="compare two revisions: metrics, params, re-run stages, data, curves (markdown)",
+        _report,
+        "compare two revisions: metrics, params, re-run stages, data, curves (markdown)",
+        parents=[root],
         description="Compare the pipeline at two revisions (commits, branches or DVC "
         "experiments; head defaults to the workspace) and print the GitHub-flavoured markdown "
         "comment CI posts on pull requests: a verdict, every metric with its signed change and "
@@ -212,7 +281,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  dockyard report --base main\n"
         "  dockyard report --base main --head my-branch --json\n"
         "  dockyard report --base exp-1a2b3 --head exp-4c5d6",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("--base", required=True, help="the revision to compare against")
     report.add_argument("--head", help="the revision under review (default: the workspace)")
@@ -221,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--check-reproduced",
         action="store_true",
-        help="also say whether the workspace metrics equal those committed at HEAD (CI runs "
-        "this after `dvc repro`)",
+        help="also say whether the workspace metrics equal those committed at HEAD, within "
+        "--rtol (CI runs this after `dvc repro`)",
     )
     report.add_argument("--run-seconds", type=float, help="pipeline run time, for the footer")
     report.add_argument("--plots-url", help="link to the `dvc plots diff` HTML, for the comment")
@@ -232,12 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.05,
         help="significance level of the seed-noise test (Welch's t-test; default 0.05)",
     )
-    report.add_argument("--root", default=".", help="project root (default: .)")
-    report.set_defaults(handler=_report)
-
-    comment = commands.add_parser(
+    report.add_argument(
+        "--rtol",
+        type=_probability,
+        default=1e-6,
+        help="relative difference below which two metric values count as unchanged "
+        "(floating point on another CPU; default 1e-6)",
+    )
+    comment = _command(
+        commands,
         "comment",
-        help="create or update dockyard's one comment on a pull request (CI)",
+        _comment,
+        "create or update dockyard's one comment on a pull request (CI)",
         description="Post the report on a pull request: the comment carrying dockyard's hidden "
         "marker is updated in place, so every push edits one comment instead of adding "
         "another. Reads the token from GITHUB_TOKEN (and GITHUB_API_URL for GitHub Enterprise).",
@@ -245,29 +319,48 @@ def build_parser() -> argparse.ArgumentParser:
     comment.add_argument("--repo", required=True, help="OWNER/NAME")
     comment.add_argument("--pr", required=True, type=int, help="pull request number")
     comment.add_argument("--body-file", required=True, help="markdown from dockyard report")
-    comment.set_defaults(handler=_comment)
 
     ci = commands.add_parser("ci", help="workflow steps that are not GitHub plumbing")
     ci_commands = ci.add_subparsers(dest="ci_command", metavar="COMMAND", required=True)
-    pull = ci_commands.add_parser(
+    _command(
+        ci_commands,
         "pull",
-        help="dvc pull when a remote and credentials are configured, else skip cleanly",
+        _ci_pull,
+        "dvc pull when a remote and credentials are configured, else skip cleanly",
+        parents=[root],
         description="Run `dvc pull` when the project has a DVC remote and credentials are in "
         "the environment; otherwise explain why it is skipped and succeed (forks, bundled data).",
     )
-    pull.add_argument("--root", default=".", help="project root (default: .)")
-    pull.set_defaults(handler=_ci_pull)
-    reproduce = ci_commands.add_parser(
+    reproduce = _command(
+        ci_commands,
         "run",
-        help="dvc repro, or dvc exp run with the given overrides",
+        _ci_run,
+        "dvc repro, or dvc exp run with the given overrides",
+        parents=[root],
         description="Reproduce the pipeline (`dvc repro`), or run an experiment with overrides "
         "(`dvc exp run -S ...`), splitting the overrides string like a shell.",
     )
     reproduce.add_argument(
         "--overrides", default="", help="e.g. \"-S model=cnn -S 'seeds=[0, 1, 2]'\""
     )
-    reproduce.add_argument("--root", default=".", help="project root (default: .)")
-    reproduce.set_defaults(handler=_ci_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockyard",
+        description="Declarative, git-first ML pipelines: DVC stages, Hydra configs, "
+        "Lightning training, pandera validation.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    root = argparse.ArgumentParser(add_help=False)
+    root.add_argument(
+        "--root", default=".", help="project root holding dvc.yaml and conf/ (default: .)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _project_commands(commands, root)
+    _review_commands(commands, root)
     return parser
 
 

@@ -14,15 +14,14 @@ import dataclasses
 import difflib
 import hashlib
 import json
-import os
-import tempfile
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
 from dockyard.errors import ConfigError
@@ -31,17 +30,63 @@ PARAMS_FILE = "params.yaml"
 CONFIG_DIR = "conf"
 CONFIG_NAME = "config"
 
+# The values each setting accepts (defaults live in conf/; the dataclasses below only type
+# them, so a setting conf/ leaves out is reported as missing, never silently defaulted).
 TASKS = ("classification", "regression")
 LOSSES = ("auto", "cross_entropy", "mse", "l1", "huber")
 MODEL_INPUTS = ("tabular", "image")
 DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "bool", "str", "category")
+NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "bool")
+# Lightning's precision settings dockyard accepts (trainer.precision also takes `auto`).
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+NUMERIC_IMPUTE = ("median", "mean", "zero")
+CATEGORICAL_IMPUTE = ("missing", "most_frequent")
+SCALINGS = ("standard", "none")
+ENCODINGS = ("onehot", "ordinal")
+UNKNOWN_CATEGORY = ("ignore", "error")
+# The extra experiment loggers of the `logger` group and the package each needs.
+LOGGER_PACKAGES = {
+    "mlflow": ("mlflow", "mlflow"),
+    "tensorboard": ("tensorboard", "tensorboard"),
+    "csv": (None, None),
+    "wandb": ("wandb", "wandb"),
+}
+
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "data.task": TASKS,
+    "model.input": MODEL_INPUTS,
+    "model.gpu_precision": PRECISIONS,
+    "trainer.accelerator": ACCELERATORS,
+    "trainer.precision": (*PRECISIONS, "auto"),
+    "trainer.deterministic": (True, False, "auto"),
+    "featurize.numeric_impute": NUMERIC_IMPUTE,
+    "featurize.scale": SCALINGS,
+    "featurize.categorical_impute": CATEGORICAL_IMPUTE,
+    "featurize.encoding": ENCODINGS,
+    "featurize.unknown_category": UNKNOWN_CATEGORY,
+    "train.loss": LOSSES,
+    "train.early_stopping.mode": ("min", "max"),
+}
+# key -> (lowest allowed, whether the lowest is allowed itself)
+LOWER_BOUNDS: dict[str, tuple[float, bool]] = {
+    "train.lr": (0.0, False),
+    "train.epochs": (0, False),
+    "train.batch_size": (0, False),
+    "train.steps_per_call": (0, True),
+    "train.early_stopping.patience": (0, True),
+    "train.early_stopping.min_delta": (0.0, True),
+    "trainer.num_nodes": (0, False),
+}
+# Settings that name a class or function to build (`_target_`).
+TARGETS = ("data.source", "model.net", "train.optimizer")
 
 
 @dataclass
 class ColumnSpec:
     """One column (or, with regex, every column whose name matches) of a table."""
 
-    dtype: str = "float64"
+    dtype: str = MISSING
     nullable: bool = False
     ge: float | None = None
     le: float | None = None
@@ -50,100 +95,105 @@ class ColumnSpec:
     regex: bool = False
     # +/-inf in a float column is refused unless allowed here
     allow_inf: bool = False
+    # an identifier (order id, customer id): checked and carried beside predictions, never
+    # a feature
+    key: bool = False
 
 
 @dataclass
 class SchemaConfig:
-    columns: dict[str, ColumnSpec] = field(default_factory=dict)
+    columns: dict[str, ColumnSpec] = MISSING
     # strict: a column the schema does not declare is an error.
-    strict: bool = True
+    strict: bool = MISSING
 
 
 @dataclass
 class DataConfig:
-    name: str = "???"
+    name: str = MISSING
     # The file (or folder) ingest reads; dvc.yaml tracks it as a dependency.
-    input: str = "???"
+    input: str = MISSING
     # Row count, for generated sources (data=synthetic); None for files and bundled tables.
     rows: int | None = None
-    source: dict[str, Any] = field(default_factory=dict)
-    target: str = "target"
-    task: str = "classification"
+    source: dict[str, Any] = MISSING
+    target: str = MISSING
+    task: str = MISSING
     image_shape: list[int] | None = None
-    schema: SchemaConfig = field(default_factory=SchemaConfig)
+    schema: SchemaConfig = MISSING
 
 
 @dataclass
 class ModelConfig:
-    name: str = "???"
-    input: str = "tabular"
+    name: str = MISSING
+    input: str = MISSING
     # what `trainer.precision: auto` means on a GPU for this model
-    gpu_precision: str = "32-true"
-    net: dict[str, Any] = field(default_factory=dict)
-
-
-# Lightning's precision settings dockyard accepts (trainer.precision also takes `auto`).
-PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
+    gpu_precision: str = MISSING
+    net: dict[str, Any] = MISSING
 
 
 @dataclass
 class TrainerConfig:
-    accelerator: str = "auto"
-    devices: Any = 1
-    strategy: str = "auto"
-    num_nodes: int = 1
-    precision: str = "32-true"
-    enable_progress_bar: bool = True
+    accelerator: str = MISSING
+    devices: Any = MISSING
+    strategy: str = MISSING
+    num_nodes: int = MISSING
+    precision: str = MISSING
+    # true | false | auto (true on a CPU, false on a GPU)
+    deterministic: Any = MISSING
+    enable_progress_bar: bool = MISSING
 
 
 @dataclass
 class FeaturizeConfig:
-    numeric_impute: str = "median"
-    scale: str = "standard"
-    categorical_impute: str = "missing"
-    encoding: str = "onehot"
-    unknown_category: str = "ignore"
+    numeric_impute: str = MISSING
+    scale: str = MISSING
+    categorical_impute: str = MISSING
+    encoding: str = MISSING
+    unknown_category: str = MISSING
 
 
 @dataclass
 class SplitConfig:
-    val_fraction: float = 0.15
-    test_fraction: float = 0.2
-    stratify: bool = True
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
+    stratify: bool = MISSING
 
 
 @dataclass
 class EarlyStoppingConfig:
-    monitor: str = "val/loss"
-    mode: str = "min"
-    patience: int = 10
-    min_delta: float = 0.0
+    monitor: str = MISSING
+    mode: str = MISSING
+    patience: int = MISSING
+    min_delta: float = MISSING
 
 
 @dataclass
 class TrainConfig:
-    lr: float = 1e-3
-    epochs: int = 50
-    batch_size: int = 64
-    steps_per_call: int = 0
-    weight_decay: float = 0.0
-    loss: str = "auto"
-    optimizer: dict[str, Any] = field(
-        default_factory=lambda: {"_target_": "torch.optim.AdamW", "_partial_": True}
-    )
-    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    # the learning rate; train.optimizer reads it (`lr: ${train.lr}`), so -S train.lr=...
+    # changes the optimizer, and nothing passes it again at call time
+    lr: float = MISSING
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    steps_per_call: int = MISSING
+    weight_decay: float = MISSING
+    loss: str = MISSING
+    optimizer: dict[str, Any] = MISSING
+    early_stopping: EarlyStoppingConfig = MISSING
 
 
 @dataclass
 class Config:
-    seed: int = 0
-    seeds: list[int] = field(default_factory=lambda: [0])
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    featurize: FeaturizeConfig = field(default_factory=FeaturizeConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = MISSING
+    seeds: list[int] = MISSING
+    data: DataConfig = MISSING
+    model: ModelConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    split: SplitConfig = MISSING
+    featurize: FeaturizeConfig = MISSING
+    train: TrainConfig = MISSING
+    # extra experiment loggers beside DVCLive: name -> Lightning logger config (`logger` group)
+    logger: dict[str, Any] = field(default_factory=dict)
+    # the promotion gate's policy (`promotion` group; read by dockyard promote, no stage)
+    promotion: dict[str, Any] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- compose
@@ -220,85 +270,235 @@ def validate(cfg: DictConfig | dict, source: str = PARAMS_FILE) -> DictConfig:
 
 
 def _check_values(cfg: DictConfig, source: str) -> None:
-    def choice(key: str, value: Any, options: tuple[str, ...]) -> None:
+    """Every rule a composed config must meet: the tables above, then the rules that
+    relate two settings. Everything a stage would otherwise trip over later is here, so
+    `dockyard compose` (and every stage, on load) refuses it with one paragraph."""
+
+    def refuse(message: str) -> None:
+        raise ConfigError(f"{source}: {message}")
+
+    for key, options in CHOICES.items():
+        value = OmegaConf.select(cfg, key)
         if value not in options:
-            raise ConfigError(
-                f"{source}: '{key}' is {value!r}, expected one of: {', '.join(options)}."
-            )
-
-    choice("data.task", cfg.data.task, TASKS)
-    seeds = list(cfg.seeds)
-    if not seeds or len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
-        raise ConfigError(
-            f"{source}: 'seeds' must be a non-empty list of distinct non-negative integers "
-            f"(one training run each), found {seeds}. Example: seeds: [0, 1, 2, 3, 4]."
-        )
-    choice("model.input", cfg.model.input, MODEL_INPUTS)
-    choice("train.early_stopping.mode", cfg.train.early_stopping.mode, ("min", "max"))
-    choice("train.loss", cfg.train.loss, LOSSES)
-    if cfg.data.task == "regression" and cfg.train.loss == "cross_entropy":
-        raise ConfigError(
-            f"{source}: train.loss is 'cross_entropy', but data={cfg.data.name} is a regression "
-            "task. Use mse, l1, huber or auto."
-        )
-    if cfg.data.task == "classification" and cfg.train.loss not in ("auto", "cross_entropy"):
-        raise ConfigError(
-            f"{source}: train.loss is {cfg.train.loss!r}, but data={cfg.data.name} is a "
-            "classification task, which trains with cross_entropy (or auto)."
-        )
-    from dockyard.data.features import CATEGORICAL_IMPUTE, ENCODINGS, NUMERIC_IMPUTE, UNKNOWN
-
-    featurize = cfg.featurize
-    choice("featurize.numeric_impute", featurize.numeric_impute, NUMERIC_IMPUTE)
-    choice("featurize.scale", featurize.scale, ("standard", "none"))
-    choice("featurize.categorical_impute", featurize.categorical_impute, CATEGORICAL_IMPUTE)
-    choice("featurize.encoding", featurize.encoding, ENCODINGS)
-    choice("featurize.unknown_category", featurize.unknown_category, UNKNOWN)
-    for key in ("data.source", "model.net", "train.optimizer"):
+            shown = ", ".join(str(o).lower() if isinstance(o, bool) else str(o) for o in options)
+            refuse(f"'{key}' is {value!r}, expected one of: {shown}.")
+    for key, (low, inclusive) in LOWER_BOUNDS.items():
+        value = OmegaConf.select(cfg, key)
+        if value < low or (value == low and not inclusive):
+            word = "0 or more" if inclusive else "positive"
+            refuse(f"'{key}' must be {word}, found {value}.")
+    for key in TARGETS:
         target = OmegaConf.select(cfg, key + "._target_")
         if not isinstance(target, str) or "." not in target:
-            raise ConfigError(
-                f"{source}: '{key}._target_' must name a class or function by its dotted import "
-                f"path (e.g. my_package.nets.MyNet), found {target!r}."
+            refuse(
+                f"'{key}._target_' must name a class or function by its dotted import path "
+                f"(e.g. my_package.nets.MyNet), found {target!r}."
             )
-    for name, spec in cfg.data.schema.columns.items():
-        choice(f"data.schema.columns.{name}.dtype", spec.dtype, DTYPES)
+    for rule in _RULES:
+        message = rule(cfg)
+        if message:
+            refuse(message)
+
+
+def _rule_seeds(cfg: DictConfig) -> str | None:
+    seeds = list(cfg.seeds)
+    if not seeds or len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
+        return (
+            "'seeds' must be a non-empty list of distinct non-negative integers (one training "
+            f"run each), found {seeds}. Example: seeds: [0, 1, 2, 3, 4]."
+        )
+    return None
+
+
+def _rule_split(cfg: DictConfig) -> str | None:
     split = cfg.split
     for key in ("val_fraction", "test_fraction"):
         if not 0.0 < split[key] < 1.0:
-            raise ConfigError(
-                f"{source}: 'split.{key}' must be between 0 and 1 (exclusive), found {split[key]}."
-            )
+            return f"'split.{key}' must be between 0 and 1 (exclusive), found {split[key]}."
     if split.val_fraction + split.test_fraction >= 1.0:
-        raise ConfigError(
-            f"{source}: split.val_fraction + split.test_fraction must leave rows to train on "
-            f"(sum < 1), found {split.val_fraction} + {split.test_fraction}."
+        return (
+            "split.val_fraction + split.test_fraction must leave rows to train on (sum < 1), "
+            f"found {split.val_fraction} + {split.test_fraction}."
         )
-    for key in ("lr", "epochs", "batch_size"):
-        if cfg.train[key] <= 0:
-            raise ConfigError(f"{source}: 'train.{key}' must be positive, found {cfg.train[key]}.")
-    for key, value in (
-        ("trainer.precision", cfg.trainer.precision),
-        ("model.gpu_precision", cfg.model.gpu_precision),
-    ):
-        allowed = PRECISIONS + (("auto",) if key == "trainer.precision" else ())
-        if str(value) not in allowed:
-            raise ConfigError(
-                f"{source}: '{key}' is {value!r}; expected one of {', '.join(allowed)}."
-            )
-    if cfg.train.steps_per_call < 0:
-        raise ConfigError(
-            f"{source}: 'train.steps_per_call' must be 0 (auto) or positive, found "
-            f"{cfg.train.steps_per_call}."
+    return None
+
+
+def _rule_loss_fits_task(cfg: DictConfig) -> str | None:
+    task, loss = cfg.data.task, cfg.train.loss
+    if task == "regression" and loss == "cross_entropy":
+        return (
+            f"train.loss is 'cross_entropy', but data={cfg.data.name} is a regression task. "
+            "Use mse, l1, huber or auto."
         )
-    if cfg.model.input == "image":
-        shape = cfg.data.image_shape
-        if not shape or len(shape) != 3:
-            raise ConfigError(
-                f"{source}: model={cfg.model.name} takes image-shaped input, but data="
-                f"{cfg.data.name} declares no data.image_shape [channels, height, width]. "
-                "Choose a tabular model (model=mlp or model=linear) or declare the shape."
+    if task == "classification" and loss not in ("auto", "cross_entropy"):
+        return (
+            f"train.loss is {loss!r}, but data={cfg.data.name} is a classification task, "
+            "which trains with cross_entropy (or auto)."
+        )
+    return None
+
+
+def _rule_monitor(cfg: DictConfig) -> str | None:
+    from dockyard.metrics import CURVE_HIGHER_IS_BETTER, VALIDATION_CURVES
+
+    stopping, task = cfg.train.early_stopping, cfg.data.task
+    logged = VALIDATION_CURVES[task]
+    if stopping.monitor not in logged:
+        return (
+            f"train.early_stopping.monitor is {stopping.monitor!r}, but {task} training logs "
+            f"only {' and '.join(logged)} per epoch. Set it to one of them (in conf/config.yaml "
+            f"or with -S train.early_stopping.monitor={logged[0]})."
+        )
+    wanted = "max" if CURVE_HIGHER_IS_BETTER[stopping.monitor] else "min"
+    if stopping.mode != wanted:
+        return (
+            f"train.early_stopping.mode is {stopping.mode!r}, but {stopping.monitor} is "
+            f"{'higher' if wanted == 'max' else 'lower'}-is-better: early stopping would keep "
+            f"the worst epoch. Set train.early_stopping.mode={wanted}."
+        )
+    return None
+
+
+def _target_spec(cfg: DictConfig) -> tuple[str, Any] | None:
+    target = cfg.data.target
+    for name, spec in cfg.data.schema.columns.items():
+        matches = re.fullmatch(name, target) is not None if spec.regex else name == target
+        if matches:
+            return name, spec
+    return None
+
+
+def _rule_schema(cfg: DictConfig) -> str | None:
+    data = cfg.data
+    where = f"conf/data/{data.name}.yaml"
+    for name, spec in data.schema.columns.items():
+        if spec.dtype not in DTYPES:
+            return (
+                f"'data.schema.columns.{name}.dtype' is {spec.dtype!r}, expected one of: "
+                f"{', '.join(DTYPES)} ({where})."
             )
+        if spec.regex:
+            try:
+                re.compile(name)
+            except re.error as error:
+                return f"the schema column pattern {name!r} in {where} is not a regex: {error}."
+            if spec.key:
+                return (
+                    f"the schema column {name!r} in {where} is a pattern (regex: true) and a "
+                    "key: name each key column on its own."
+                )
+    found = _target_spec(cfg)
+    if found is None:
+        return (
+            f"data.target is {data.target!r}, but the schema in {where} declares no such "
+            "column. Declare the target under data.schema.columns, or fix data.target."
+        )
+    _, spec = found
+    if spec.key:
+        return f"the target {data.target!r} is marked key: true in {where}; a key is no target."
+    if data.task == "regression" and spec.dtype not in NUMERIC_DTYPES:
+        return (
+            f"data.task is 'regression', but the target {data.target!r} is declared dtype "
+            f"{spec.dtype} in {where}: a regression target must be numeric. Use "
+            "data.task=classification for text labels, or point data.target at a numeric "
+            "column."
+        )
+    return None
+
+
+def _rule_image(cfg: DictConfig) -> str | None:
+    if cfg.model.input != "image":
+        return None
+    shape = cfg.data.image_shape
+    if not shape or len(shape) != 3 or any(int(v) < 1 for v in shape):
+        return (
+            f"model={cfg.model.name} takes image-shaped input, but data={cfg.data.name} "
+            "declares no data.image_shape [channels, height, width] of positive sizes. Choose a "
+            "tabular model (model=mlp or model=linear) or declare the shape."
+        )
+    return None
+
+
+def _rule_devices(cfg: DictConfig) -> str | None:
+    devices = cfg.trainer.devices
+    valid = (
+        (
+            isinstance(devices, int)
+            and not isinstance(devices, bool)
+            and (devices >= 1 or devices == -1)
+        )
+        or devices == "auto"
+        or (
+            isinstance(devices, str)
+            and re.fullmatch(r"-1|\d+|\d+(,\d+)*,?", devices) is not None
+            and devices.strip(",") not in ("0",)
+        )
+        or (
+            OmegaConf.is_list(devices)
+            and len(devices) > 0
+            and all(isinstance(d, int) and d >= 0 for d in devices)
+        )
+    )
+    if not valid:
+        return (
+            f"'trainer.devices' is {devices!r}: Lightning needs at least one device. Use a "
+            "positive count (1), -1 for every visible device, auto, or a list of device "
+            "indices ([0, 1])."
+        )
+    return None
+
+
+def _rule_optimizer(cfg: DictConfig) -> str | None:
+    optimizer = cfg.train.optimizer
+    for key in ("lr", "weight_decay"):
+        own = cfg.train[key]
+        if key not in optimizer:
+            return (
+                f"train.optimizer has no {key!r}: it must read it from train.{key} "
+                f"({key}: ${{train.{key}}}), the one place that setting lives."
+            )
+        if optimizer[key] != own:
+            return (
+                f"train.optimizer.{key} is {optimizer[key]!r} but train.{key} is {own!r}: the "
+                f"optimizer takes {key} from train.{key} (`{key}: ${{train.{key}}}`). Set "
+                f"train.{key} instead, so the two never disagree."
+            )
+    return None
+
+
+def _rule_loggers(cfg: DictConfig) -> str | None:
+    import importlib.util
+
+    for name, entry in (cfg.logger or {}).items():
+        if name not in LOGGER_PACKAGES:
+            return (
+                f"logger.{name} is not one of dockyard's loggers ({', '.join(LOGGER_PACKAGES)}); "
+                "choose them with -S logger=mlflow or -S 'logger=[mlflow,csv]'."
+            )
+        target = OmegaConf.select(entry, "_target_") if OmegaConf.is_config(entry) else None
+        if not isinstance(target, str) or "." not in target:
+            return f"logger.{name}._target_ must name a Lightning logger class, found {target!r}."
+        module, extra = LOGGER_PACKAGES[name]
+        if module and importlib.util.find_spec(module) is None:
+            return (
+                f"logger={name} needs the {module!r} package, which is not installed. Install "
+                f'it with `pip install -e ".[{extra}]"` (or `pip install {module}`), or drop '
+                f"{name} from logger."
+            )
+    return None
+
+
+_RULES = (
+    _rule_seeds,
+    _rule_split,
+    _rule_loss_fits_task,
+    _rule_monitor,
+    _rule_schema,
+    _rule_image,
+    _rule_devices,
+    _rule_optimizer,
+    _rule_loggers,
+)
 
 
 # ----------------------------------------------------------------------------- params.yaml
@@ -319,16 +519,92 @@ def compose_params(overrides: list[str] | None = None, root: str | Path = ".") -
 
 def write_params(text: str, path: str | Path = PARAMS_FILE) -> None:
     """Replace params.yaml atomically: a failure never leaves it half written."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".params.", suffix=".tmp")
-    os.chmod(tmp, 0o644)
+    from dockyard.io import write_text
+
+    write_text(text, path)
+
+
+# ----------------------------------------------------------------------------- defaults
+
+
+_DEFAULT_LINE = r"^(\s*-\s*{group}\s*:\s*)([^\s#]+)(.*)$"
+
+
+def default_option(group: str, root: str | Path = ".") -> str | None:
+    """The option conf/config.yaml's defaults list picks for `group` (e.g. data -> digits)."""
+    path = Path(root) / CONFIG_DIR / f"{CONFIG_NAME}.yaml"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    found = re.search(_DEFAULT_LINE.format(group=re.escape(group)), text, flags=re.M)
+    return found.group(2) if found else None
+
+
+def set_default(group: str, option: str, root: str | Path = ".") -> str:
+    """Make `option` the default of config group `group` in conf/config.yaml (comments and
+    layout kept), so every composition, `dvc exp run -S ...` included, starts from it.
+    Returns the option it replaced."""
+    from dockyard.io import write_text
+
+    root = Path(root)
+    config_dir = root / CONFIG_DIR
+    options = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+    if not (config_dir / group).is_dir():
+        groups = sorted(p.name for p in config_dir.iterdir() if p.is_dir())
+        raise ConfigError(
+            f"There is no config group {group!r} (no folder conf/{group}/). Config groups: "
+            f"{', '.join(groups)}."
+        )
+    if option not in options:
+        raise ConfigError(
+            f"Unknown option {option!r} for config group {group!r}: there is no "
+            f"conf/{group}/{option}.yaml. Valid options: {', '.join(options)}."
+            f"{_did_you_mean(option, options)}"
+        )
+    path = config_dir / f"{CONFIG_NAME}.yaml"
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(_DEFAULT_LINE.format(group=re.escape(group)), flags=re.M)
+    found = pattern.search(text)
+    if found is None:
+        raise ConfigError(
+            f"conf/{CONFIG_NAME}.yaml's defaults list has no entry for {group!r}; add "
+            f"`  - {group}: {option}` to it."
+        )
+    write_text(text[: found.start(2)] + option + text[found.end(2) :], path)
+    return found.group(2)
+
+
+def committed_dataset(root: str | Path = ".") -> str | None:
+    """data.name in params.yaml as committed at HEAD (None outside git or before a commit)."""
+    import subprocess
+
+    import yaml
+
+    result = subprocess.run(
+        ["git", "show", f"HEAD:{PARAMS_FILE}"], cwd=root, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        return None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        data = (yaml.safe_load(result.stdout) or {}).get("data") or {}
+    except yaml.YAMLError:
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return str(name) if name else None
+
+
+def dataset_notice(dataset: str, root: str | Path = ".") -> str | None:
+    """One line when this composition trains on another dataset than the committed
+    params.yaml while conf/'s defaults name yet another: the silent switch back to the
+    bundled data that DVC's composition makes after `dvc exp run -S data=NAME`."""
+    committed = committed_dataset(root)
+    default = default_option("data", root)
+    if committed is None or committed in (dataset, default):
+        return None
+    return (
+        f"dockyard: note: this run trains on data={dataset}, but the committed params.yaml "
+        f"trains on data={committed} and conf/config.yaml's defaults name data={default}; "
+        f"run `dockyard use data={committed}` to keep {committed} as the default (or pass "
+        f"data={dataset} on purpose)."
+    )
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> DictConfig:

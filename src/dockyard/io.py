@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,37 @@ def atomic_path(path: str | Path) -> Iterator[str]:
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+@contextmanager
+def staged_dir(path: str | Path) -> Iterator[Path]:
+    """A fresh sibling folder to fill; it replaces `path` only if the block succeeds.
+
+    A failed or killed run leaves `path` as it was (a stray `.NAME.tmp-PID` folder at
+    most, which the next run of the same writer removes), never a mix of two runs."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stray in target.parent.glob(f".{target.name}.tmp-*"):
+        shutil.rmtree(stray, ignore_errors=True)
+    staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    staging.mkdir()
+    try:
+        yield staging
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def replace_dir(source: str | Path, target: str | Path) -> None:
+    """Make `target` a copy of the folder `source`, all or nothing."""
+    with staged_dir(target) as staging:
+        shutil.copytree(source, staging, dirs_exist_ok=True)
 
 
 def write_text(text: str, path: str | Path) -> None:
@@ -93,6 +125,11 @@ def write_json(data: Any, path: str | Path, *, indent: int | None = 2) -> None:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars as plain Python values, so they serialise to JSON and YAML."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def file_sha256(path: str | Path) -> str:

@@ -115,6 +115,37 @@ REGRESSION = {
 ALL_METRICS = {**CLASSIFICATION, **REGRESSION}
 
 
+# ----------------------------------------------------------------------------- names
+# Every name a metric, a training curve or a monitor is known by lives here; the training
+# loop, the stages, dvc.yaml's plots (a test compares them) and the report import these.
+
+TEST_PREFIX = "test"
+TRAIN_LOSS = "train/loss"
+VAL_LOSS = "val/loss"
+VAL_ACCURACY = "val/accuracy"
+VAL_MAE = "val/mae"
+# The per-epoch curves the training loop logs (DVCLive writes one TSV each, under
+# plots/metrics/NAME.tsv); every one exists for every task, header-only when not logged.
+CURVES = (TRAIN_LOSS, VAL_LOSS, VAL_ACCURACY, VAL_MAE)
+# What each task logs on the validation split, in order: the loss, then its second measure.
+VALIDATION_CURVES = {
+    "classification": (VAL_LOSS, VAL_ACCURACY),
+    "regression": (VAL_LOSS, VAL_MAE),
+}
+# Lower or higher is better for the curves, as for the test metrics.
+CURVE_HIGHER_IS_BETTER = {TRAIN_LOSS: False, VAL_LOSS: False, VAL_ACCURACY: True, VAL_MAE: False}
+
+
+def curve_file(log_dir: str, name: str) -> str:
+    """Where DVCLive writes the curve `name` under a training log folder."""
+    return f"{log_dir}/plots/metrics/{name}.tsv"
+
+
+def curve_column(name: str) -> str:
+    """The value column of a curve's TSV file (DVCLive names it after the last part)."""
+    return name.rsplit("/", 1)[-1]
+
+
 def higher_is_better(name: str) -> bool | None:
     """Direction of a metric key such as `test/accuracy`; None when dockyard does not know it."""
     metric = ALL_METRICS.get(name.rsplit("/", 1)[-1])

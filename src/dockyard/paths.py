@@ -7,9 +7,10 @@ SPLITS = ("train", "val", "test")
 FEATURES_DIR = "data/features"
 TRANSFORM_FILE = "data/features/transform.json"
 MODEL_DIR = "models"
-MODEL_TRANSFORM = "models/transform.json"
-MODEL_WEIGHTS = "models/model.pt"
-MODEL_CARD = "models/model.json"
+# The files of one model folder (models/seed-N/): dockyard.models.artifact saves and loads them
+MODEL_WEIGHTS = "model.pt"
+MODEL_CARD = "model.json"
+MODEL_TRANSFORM = "transform.json"
 TRAIN_LOG_DIR = "eval/train"
 METRICS_FILE = "eval/metrics.json"
 PLOTS_DIR = "eval/plots"
@@ -27,9 +28,29 @@ def features_path(name: str) -> str:
 SEEDS_DIR = "eval/seeds"
 
 
+# Facts about each run that change every time (seconds, latency, logger run ids):
+# committed to git for the report, but never a DVC output, so an identical re-run leaves
+# dvc.lock as it was.
+RUNS_DIR = "eval/runs"
+
+
+def run_facts_path(seed: int) -> str:
+    return f"{RUNS_DIR}/seed-{seed}.json"
+
+
 def model_dir(seed: int) -> str:
     return f"{MODEL_DIR}/seed-{seed}"
 
 
 def seed_dir(seed: int) -> str:
     return f"{SEEDS_DIR}/{seed}"
+
+
+def train_log_dir(seed: int) -> str:
+    """DVCLive's per-epoch curves of one seed's training."""
+    return f"{seed_dir(seed)}/train"
+
+
+def model_summary_path(seed: int) -> str:
+    """Parameters and size of one seed's model (deterministic; read by the report)."""
+    return f"{seed_dir(seed)}/model.json"

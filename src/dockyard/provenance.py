@@ -14,6 +14,33 @@ from dockyard.io import file_sha256
 _LIBRARIES = ("dockyard", "torch", "pytorch-lightning", "numpy", "pandas", "pyarrow", "dvc")
 
 
+def record_run_facts(path: str | Path, facts: dict[str, Any]) -> None:
+    """Merge `facts` into a run-facts file (eval/runs/seed-N.json): what changes on every
+    run lives there, outside every DVC output."""
+    import json
+
+    from dockyard.io import write_json
+
+    path = Path(path)
+    current: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            current = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            current = {}
+    write_json({**current, **facts}, path)
+
+
+def read_run_facts(path: str | Path) -> dict[str, Any]:
+    import json
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        return {}
+
+
 def git_commit(root: str | Path = ".") -> str | None:
     """HEAD's commit, or None outside a git repository (e.g. an exported copy)."""
     try:

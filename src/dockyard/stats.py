@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 DEFAULT_ALPHA = 0.05
 
@@ -118,3 +119,9 @@ def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
     t = (mb - ma) / math.sqrt(sa + sb)
     df = (sa + sb) ** 2 / (sa**2 / (len(a) - 1) + sb**2 / (len(b) - 1))
     return t, df, min(1.0, 2.0 * t_sf(abs(t), df))
+
+
+def summarize_seeds(per_seed: dict[int, dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """metric -> {mean, std, min, max, n, ci95_low, ci95_high} over the seeds given."""
+    names = sorted({name for metrics in per_seed.values() for name in metrics})
+    return {name: summarize([m[name] for m in per_seed.values() if name in m]) for name in names}

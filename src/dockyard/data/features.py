@@ -10,7 +10,7 @@ loading it runs no code.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,8 @@ import numpy as np
 import pandas as pd
 
 from dockyard.errors import DataError
+from dockyard.io import atomic_path, plain
 
-NUMERIC_IMPUTE = ("median", "mean", "zero")
-CATEGORICAL_IMPUTE = ("missing", "most_frequent")
-ENCODINGS = ("onehot", "ordinal")
-UNKNOWN = ("ignore", "error")
 MISSING = "__missing__"
 LABEL = "__label__"
 
@@ -160,12 +157,17 @@ def _observed_categories(values: pd.Series, fill: str) -> list[str]:
 
 
 def column_roles(
-    table: pd.DataFrame, target: str, declared: Mapping[str, str] | None = None
+    table: pd.DataFrame,
+    target: str,
+    declared: Mapping[str, str] | None = None,
+    keys: Sequence[str] = (),
 ) -> tuple[list[str], list[str]]:
-    """Split feature columns into numeric and categorical (declared dtype wins over inferred)."""
+    """Split feature columns into numeric and categorical (declared dtype wins over inferred).
+
+    The target and key columns (identifiers the schema marks `key: true`) are no features."""
     numeric, categorical = [], []
     for column in table.columns:
-        if column == target:
+        if column == target or column in keys:
             continue
         dtype = (declared or {}).get(column)
         is_text = (
@@ -187,9 +189,10 @@ def fit_transform(
     task: str,
     policy: Mapping[str, Any],
     declared: Mapping[str, str] | None = None,
+    keys: Sequence[str] = (),
 ) -> FeatureTransform:
     """Learn every statistic from `train` alone."""
-    numeric, categorical = column_roles(train, target, declared)
+    numeric, categorical = column_roles(train, target, declared, keys)
     impute: dict[str, Any] = {}
     mean: dict[str, float] = {}
     scale: dict[str, float] = {}
@@ -237,18 +240,13 @@ def fit_transform(
         std = float(values.std())
         transform.target_scale = std if std > 1e-12 else 1.0
     else:
-        transform.classes = sorted(_python(v) for v in pd.unique(train[target].dropna()))
+        transform.classes = sorted(plain(v) for v in pd.unique(train[target].dropna()))
     transform.output_columns = numeric + [
         f"{column}={value}" if transform.encoding == "onehot" else column
         for column in categorical
         for value in (categories[column] if transform.encoding == "onehot" else [None])
     ]
     return transform
-
-
-def _python(value: Any) -> Any:
-    """numpy scalars -> plain Python, so classes serialise to JSON."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def feature_arrays(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -260,3 +258,27 @@ def feature_arrays(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     x = table[names].to_numpy(dtype=np.float32, copy=True)
     y = table[LABEL].to_numpy(copy=True)
     return x, y, names
+
+
+# Rows transformed at a time when writing features: memory stays near the input table.
+CHUNK_ROWS = 250_000
+
+
+def write_features(transform: FeatureTransform, table: pd.DataFrame, path: str, where: str) -> int:
+    """Transform `table` chunk by chunk into a Parquet file (float32 features plus
+    LABEL); return the row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [(name, pa.float32()) for name in transform.output_columns]
+        + [(LABEL, pa.float32() if transform.task == "regression" else pa.int64())]
+    )
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for start in range(0, max(len(table), 1), CHUNK_ROWS):
+            chunk = table.iloc[start : start + CHUNK_ROWS]
+            matrix = transform.features(chunk, where)
+            arrays = [pa.array(matrix[:, j]) for j in range(matrix.shape[1])]
+            arrays.append(pa.array(transform.labels(chunk, where)))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+    return len(table)

@@ -71,6 +71,12 @@ def read_table(path: str | Path, format: str | None = None, delimiter: str = ","
                 "Export it as Parquet, or register the CSV file instead."
             )
         return _read_parquet(path)
+    if kind == "a Parquet file":
+        raise DataError(
+            f"{path} is named .csv but holds a Parquet file. Rename it to "
+            f"{path.with_suffix('.parquet').name} (`git mv` or `mv`, then register that file), "
+            "or set data.source.format: parquet in its conf/data file."
+        )
     if kind is not None or b"\x00" in head:
         raise DataError(
             f"{path} is not a CSV table: it looks like {kind or 'a binary file'}. "

@@ -23,6 +23,7 @@ import yaml
 
 from dockyard.data.readers import detect_format, read_table
 from dockyard.errors import DataError
+from dockyard.io import plain
 
 MAX_CATEGORIES = 50
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
@@ -73,6 +74,14 @@ def add_dataset(
     task, reason = _task(table[target], task)
     _check_target(table[target], target, task, relative)
     notes: list[str] = []
+    empty = [str(c) for c in table.columns if c != target and table[c].isna().all()]
+    if empty:
+        table = table.drop(columns=empty)
+        notes.append(
+            f"column(s) {', '.join(map(repr, empty))} are entirely empty: left out as the file "
+            "is read (data.source.drop_columns); remove them from that list once they hold "
+            "values, and add them to the schema"
+        )
     config = {
         "name": name,
         "input": relative,
@@ -81,6 +90,7 @@ def add_dataset(
             "path": "${data.input}",
             "format": fmt,
             **({"delimiter": delimiter} if fmt == "csv" else {}),
+            **({"drop_columns": empty} if empty else {}),
         },
         "target": target,
         "task": task,
@@ -151,6 +161,14 @@ def _task(values: pd.Series, declared: str | None) -> tuple[str, str]:
 
 
 def _check_target(values: pd.Series, target: str, task: str, where: str) -> None:
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if task == "regression" and not numeric:
+        examples = ", ".join(map(repr, values.dropna().astype(str).unique()[:3].tolist()))
+        raise DataError(
+            f"{where}: --task regression needs a numeric target, but {target!r} holds text "
+            f"({examples}). Register it as a classification task (drop --task, or pass "
+            "--task classification), or choose a numeric --target."
+        )
     missing = values.isna()
     if missing.any():
         rows = missing[missing].index[:5].tolist()
@@ -187,8 +205,14 @@ def _infer_columns(
         if series.isna().any():
             spec["nullable"] = True
         present = series.dropna()
-        if column == target and task == "classification":
-            spec["isin"] = sorted(_plain(v) for v in present.unique())
+        if column != target and _looks_like_key(str(column), series):
+            spec.update(key=True, unique=True)
+            notes.append(
+                f"column {column!r} looks like an identifier (every value distinct): marked "
+                "key: true, so it is checked and carried beside predictions, never a feature"
+            )
+        elif column == target and task == "classification":
+            spec["isin"] = sorted(plain(v) for v in present.unique())
         elif spec["dtype"].startswith(("float", "int")) and len(present):
             spec.update(_range(present))
         elif spec["dtype"] in ("str", "category"):
@@ -203,6 +227,20 @@ def _infer_columns(
                 )
         columns[str(column)] = spec
     return columns
+
+
+_KEY_NAME = re.compile(r"(^|[_\s-])(id|key|uuid)$|^id[_\s-]|[a-z]Id$", re.IGNORECASE)
+
+
+def _looks_like_key(name: str, series: pd.Series) -> bool:
+    """An identifier: no missing values, every value distinct, and either named like one
+    (order_id, uuid, CustomerId) or text with more distinct values than categories go."""
+    if len(series) < 2 or series.isna().any() or not series.is_unique:
+        return False
+    if pd.api.types.is_float_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return False
+    is_text = not pd.api.types.is_numeric_dtype(series)
+    return bool(_KEY_NAME.search(name)) or (is_text and series.nunique() > MAX_CATEGORIES)
 
 
 def _range(values: pd.Series) -> dict[str, float | int]:
@@ -224,10 +262,6 @@ def _round(value: float, down: bool) -> float:
     scale = 10.0**digits
     rounded = (math.floor if down else math.ceil)(value * scale) / scale
     return float(round(rounded, max(digits, 0)))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 def _dvc_add(relative: str, root: Path) -> None:

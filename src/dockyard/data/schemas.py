@@ -104,14 +104,14 @@ def validate_table(
         schema.validate(table, lazy=True, inplace=True)  # inplace: no copy (nothing coerced)
     except pa.errors.SchemaErrors as errors:
         failures = pd.concat([extra, errors.failure_cases], ignore_index=True)
-        raise ValidationFailed(format_failures(failures, where, fix_in)) from None
+        raise ValidationFailed(format_failures(one_per_cell(failures), where, fix_in)) from None
     except pa.errors.SchemaError as error:  # raised for problems lazy mode cannot collect
         raise ValidationFailed(
             f"{where} does not match the schema in {fix_in}: {error}. Fix the data or the "
             "schema, then run `dvc repro` again."
         ) from None
     if len(extra):
-        raise ValidationFailed(format_failures(extra, where, fix_in))
+        raise ValidationFailed(format_failures(one_per_cell(extra), where, fix_in))
     return {"rows": int(len(table)), "columns": int(table.shape[1]), "status": "passed"}
 
 
@@ -159,13 +159,64 @@ def _problem(column: Any, check: str, value: Any = "-", index: Any = None) -> di
     return {"column": str(column), "check": check, "failure_case": value, "index": index}
 
 
+# The reason kept when one cell fails several checks: the first in this order. A text in a
+# numeric column also fails its range checks; an inf fails `le`; a missing target is also
+# not nullable: the reader needs the root cause once, not its echoes.
+_PRIORITY = (
+    "missing target value",
+    "text in a",
+    "dtype",
+    "not_nullable",
+    "finite (no inf)",
+    "greater_than_or_equal_to",
+    "less_than_or_equal_to",
+    "isin",
+    "field_uniqueness",
+)
+_EXCEPTION_TEXT = re.compile(r"^\w+(Error|Exception)\(")
+
+
+def _rank(check: str) -> int:
+    return next((i for i, p in enumerate(_PRIORITY) if check.startswith(p)), len(_PRIORITY))
+
+
+def one_per_cell(failures: pd.DataFrame) -> pd.DataFrame:
+    """One row per bad cell (its most basic reason), and no Python exception text: pandera
+    reports a check that crashed on a wrong-typed value as the exception itself, which the
+    type problem above it already explains."""
+    failures = failures.copy()
+    text = failures["failure_case"].astype(str)
+    crashed = text.str.match(_EXCEPTION_TEXT) & failures["index"].isna()
+    failures = failures[~crashed]
+    rows = failures["index"].notna()
+    cells = failures[rows].assign(_rank=failures.loc[rows, "check"].astype(str).map(_rank))
+    cells = cells.sort_values("_rank", kind="stable").drop_duplicates(["column", "index"])
+    return pd.concat([failures[~rows], cells.drop(columns="_rank")], ignore_index=True)
+
+
+def describe_check(check: str) -> str:
+    """pandera's check names in words."""
+    found = re.fullmatch(r"(\w+)\((.*)\)", check)
+    name, argument = (found.group(1), found.group(2)) if found else (check, "")
+    words = {
+        "dtype": f"wrong type (expected {argument.strip(chr(39))})",
+        "greater_than_or_equal_to": f"below the minimum (ge: {argument})",
+        "less_than_or_equal_to": f"above the maximum (le: {argument})",
+        "isin": "not one of the allowed values (isin)",
+        "not_nullable": "missing value (the column is not nullable)",
+        "field_uniqueness": "duplicate value (unique: true)",
+        "str_matches": f"does not match {argument}",
+    }
+    return words.get(name, check)
+
+
 def format_failures(failures: pd.DataFrame, where: str, fix_in: str) -> str:
     """One paragraph plus a table: column, check, number of failures, example rows."""
     failures = failures.copy()
     table_level = failures["check"].isin(list(_TABLE_CHECKS))
     # Table-level checks name the offending column in failure_case, not in column.
     failures.loc[table_level, "column"] = failures.loc[table_level, "failure_case"].astype(str)
-    failures["check"] = failures["check"].astype(str).replace(_TABLE_CHECKS)
+    failures["check"] = failures["check"].astype(str).replace(_TABLE_CHECKS).map(describe_check)
     rows = []
     for (column, check), group in failures.groupby(
         [failures["column"].fillna("(table)").astype(str), failures["check"]], sort=True

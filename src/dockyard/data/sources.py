@@ -6,6 +6,8 @@ DataFrame; its other keys are passed as keyword arguments.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from dockyard.errors import DataError
@@ -64,11 +66,21 @@ def _digits_without_sklearn() -> pd.DataFrame | None:
     return frame
 
 
-def table_file(path: str, format: str | None = None, delimiter: str = ",") -> pd.DataFrame:
-    """A CSV or Parquet file in the repository (registered by `dockyard data add`)."""
+def table_file(
+    path: str,
+    format: str | None = None,
+    delimiter: str = ",",
+    drop_columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """A CSV or Parquet file in the repository (registered by `dockyard data add`).
+
+    `drop_columns` are left out as the file is read (`data add` lists entirely empty
+    columns there: they carry nothing to learn and no type to check)."""
     from dockyard.data.readers import read_table
 
-    return read_table(path, format=format, delimiter=delimiter)
+    table = read_table(path, format=format, delimiter=delimiter)
+    drop = [c for c in (drop_columns or []) if c in table.columns]
+    return table.drop(columns=drop) if drop else table
 
 
 def synthetic(
@@ -134,3 +146,29 @@ def _calibrated_intercept(logit, rate: float) -> float:
         else:
             low = middle
     return (low + high) / 2
+
+
+def build_source(source_cfg: Any) -> pd.DataFrame:
+    """Build the source named by `data.source._target_` and return its table."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    target = source_cfg.get("_target_")
+    try:
+        table = instantiate(source_cfg)
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, DataError):
+            raise cause from None
+        raise DataError(
+            f"Could not build the data source data.source ({target}): "
+            f"{str(error).strip().splitlines()[0]}. Check data.source in conf/data/."
+        ) from None
+    if not isinstance(table, pd.DataFrame):
+        raise DataError(
+            f"data.source._target_ ({target}) must return a pandas DataFrame, but returned "
+            f"{type(table).__name__}."
+        )
+    if table.empty:
+        raise DataError(f"data.source ({target}) returned an empty table.")
+    return table

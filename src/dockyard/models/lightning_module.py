@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dockyard.metrics import TRAIN_LOSS, VALIDATION_CURVES
+
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
@@ -46,8 +48,6 @@ class TabularTask(pl.LightningModule):
         *,
         task: str,
         loss: str,
-        lr: float,
-        weight_decay: float,
         batch_size: int | None = None,
     ) -> None:
         super().__init__()
@@ -55,8 +55,6 @@ class TabularTask(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.task = task
         self.loss_fn = LOSSES[resolve_loss(loss, task)]
-        self.lr = lr
-        self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.automatic_optimization = False
 
@@ -124,7 +122,7 @@ class TabularTask(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         mean = self._loss_sum / max(self._rows, 1)
-        self.log("train/loss", mean, on_step=False, on_epoch=True, sync_dist=True)
+        self.log(TRAIN_LOSS, mean, on_step=False, on_epoch=True, sync_dist=True)
 
     def on_validation_epoch_start(self) -> None:
         self._val_sums = torch.zeros(2, device=self.device)  # loss, accuracy or mae
@@ -144,18 +142,17 @@ class TabularTask(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         # sync_dist: under DDP the monitored value averages every rank's (equal) share
         loss, second = self._val_sums / max(self._val_rows, 1)
-        self.log("val/loss", loss, sync_dist=True)
-        self.log(
-            "val/accuracy" if self.task == "classification" else "val/mae", second, sync_dist=True
-        )
+        loss_name, second_name = VALIDATION_CURVES[self.task]
+        self.log(loss_name, loss, sync_dist=True)
+        self.log(second_name, second, sync_dist=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        # Every setting comes from `train.optimizer` (lr and weight_decay included); the
+        # only addition is `fused` on CUDA, and only where the config left it unset.
         extra = {}
         if self.device.type == "cuda" and _takes_fused(self.optimizer_factory):
             extra["fused"] = True  # one kernel for every parameter's update, not one each
-        return self.optimizer_factory(
-            self.parameters(), lr=self.lr, weight_decay=self.weight_decay, **extra
-        )
+        return self.optimizer_factory(self.parameters(), **extra)
 
 
 def _takes_fused(factory: OptimizerFactory) -> bool:

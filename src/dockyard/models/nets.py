@@ -116,3 +116,8 @@ def build_model(net_cfg: Mapping[str, Any], in_features: int, out_features: int)
             f"model.net._target_ ({target}) must build a torch.nn.Module, got {type(net).__name__}."
         )
     return net
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Trainable and fixed parameters of a network (what a "wider model" costs)."""
+    return int(sum(p.numel() for p in net.parameters()))

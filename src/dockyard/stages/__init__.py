@@ -1,6 +1,6 @@
-"""DVC stage entry points: `python -m dockyard.stages.NAME`, one module per stage.
+"""DVC stage entry points (`python -m dockyard.stages.NAME`), one module per stage.
 
-Each module holds a pure function that does the work and a thin `main` that reads
-params.yaml, calls it and writes the outputs. The light stages (ingest, validate,
-split) never import torch or Lightning.
+Each is wiring only: read params.yaml, call functions from the floors below (data/,
+models/, stats), write the outputs. No stage imports another; the light stages (ingest,
+validate, split, featurize, aggregate) never import torch or Lightning.
 """

@@ -1,76 +1,24 @@
-"""validate: check the ingested table against the dataset's declared schema (pandera, lazy).
-
-The same check also runs inside `ingest`, before it writes anything: a bad file then
-stops the pipeline at the first stage that sees it, so dvc.lock keeps describing the
-last good run. This stage re-checks what landed in data/raw/ and writes the data
-report (rows, columns, missing values, target distribution) that later comparisons use.
-"""
+"""validate: re-check the ingested table against the dataset's schema (pandera, lazy) and
+write the data report (rows, columns, missing values, target distribution) that reviews
+of later revisions compare with."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pandas as pd
-from omegaconf import DictConfig
-
 from dockyard.config import load_params
-from dockyard.data.schemas import validate_table
-from dockyard.errors import ValidationFailed, exit_on_user_error
+from dockyard.data.validation import check_dataset, data_report
 from dockyard.io import read_table, write_json
 from dockyard.paths import RAW_TABLE, VALIDATION_REPORT
+from dockyard.runtime import output_lock, stage_main
 
 
-def check_table(table: pd.DataFrame, cfg: DictConfig) -> dict[str, Any]:
-    """Validate a dataset's table against its schema; raise ValidationFailed with the report."""
-    path = cfg.data.source.get("path")
-    where = f"{path} (read by data.source)" if path else f"the {cfg.data.name} table"
-    fix_in = f"conf/data/{cfg.data.name}.yaml (data.schema)"
-    if cfg.data.target not in table.columns:
-        shown = ", ".join(map(str, table.columns[:20])) + (" ..." if table.shape[1] > 20 else "")
-        raise ValidationFailed(
-            f"{where} has no target column {cfg.data.target!r} (data.target). Its columns "
-            f"are: {shown}. Fix data.target in conf/data/{cfg.data.name}.yaml or the data."
-        )
-    return validate_table(
-        table,
-        cfg.data.schema,
-        where=where,
-        fix_in=fix_in,
-        target=cfg.data.target,
-        task=cfg.data.task,
-    )
-
-
-def data_report(table: pd.DataFrame, cfg: DictConfig) -> dict[str, Any]:
-    """What a reviewer wants to know about a data version, beyond its hash."""
-    target = table[cfg.data.target]
-    report: dict[str, Any] = {
-        "dataset": cfg.data.name,
-        "status": "passed",
-        "rows": int(len(table)),
-        "columns": int(table.shape[1]),
-        "missing_values": {
-            str(c): int(n)
-            for c, n in table.isna().sum().items()
-            if n  # only columns with gaps
-        },
-    }
-    if cfg.data.task == "classification":
-        counts = target.value_counts().sort_index()
-        report["target_counts"] = {str(k): int(v) for k, v in counts.items()}
-    else:
-        report["target_mean"] = float(target.mean())
-        report["target_std"] = float(target.std())
-    return report
-
-
-@exit_on_user_error
+@stage_main
 def main() -> None:
     cfg = load_params()
     table = read_table(RAW_TABLE, produced_by="the ingest stage")
-    check_table(table, cfg)
+    check_dataset(table, cfg)
     report = data_report(table, cfg)
-    write_json(report, VALIDATION_REPORT)
+    with output_lock(VALIDATION_REPORT):
+        write_json(report, VALIDATION_REPORT)
     print(f"validate: {report['rows']:,} rows passed the {cfg.data.name} schema")
 
 

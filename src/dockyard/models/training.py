@@ -1,0 +1,232 @@
+"""Training: a Lightning Trainer fitting any network on featurized arrays.
+
+`fit` is what the train stage calls (and the benchmarks and tests call directly): it
+builds the network from `model.net`, the optimizer from `train.optimizer`, batches that
+are slices of resident tensors, and a Trainer with early stopping and a best-weights
+checkpoint, and returns the best weights with a summary of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from dockyard.errors import DataError
+from dockyard.metrics import CURVES, curve_column, curve_file
+
+
+def _quiet_lightning() -> None:
+    """Drop Lightning's advertisement for its hosted logger; keep every other message."""
+    import logging
+
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()
+    )
+
+
+def complete_curves(log_dir: str) -> None:
+    """Give every curve declared in dvc.yaml a file (header only when the task does not log
+    it), so `dvc plots` never reports a missing one."""
+    from pathlib import Path
+
+    for name in CURVES:
+        path = Path(curve_file(log_dir, name))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"step\t{curve_column(name)}\n", encoding="utf-8")
+
+
+def on_gpu(cfg: DictConfig) -> bool:
+    """Whether the trainer will run on a CUDA GPU."""
+    accelerator = str(cfg.trainer.accelerator)
+    if accelerator in ("gpu", "cuda"):
+        return True
+    if accelerator != "auto":
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def resolve_precision(cfg: DictConfig) -> str:
+    """`trainer.precision`, with `auto` read as the model's `gpu_precision` on a GPU and
+    32-true elsewhere (bf16 autocast only pays off where the arithmetic dominates: conv
+    nets and wide layers; small MLPs are bound by per-step overhead and run faster in
+    fp32)."""
+    precision = str(cfg.trainer.precision)
+    if precision != "auto":
+        return precision
+    return str(cfg.model.gpu_precision) if on_gpu(cfg) else "32-true"
+
+
+def resolve_deterministic(cfg: DictConfig) -> bool:
+    """`trainer.deterministic`, with `auto` read as true on a CPU (bit-identical reruns cost
+    nothing there) and false on a GPU, where deterministic cuBLAS and kernels cost a third
+    of a small model's throughput; GPU runs are then compared through their seed noise."""
+    value = cfg.trainer.deterministic
+    if isinstance(value, bool):
+        return value
+    return not on_gpu(cfg)
+
+
+def many_processes(cfg: DictConfig) -> bool:
+    """Whether Lightning will start more than one process (DDP, several devices or nodes)."""
+    trainer = cfg.trainer
+    devices = trainer.devices
+    return trainer.num_nodes > 1 or (
+        "ddp" in str(trainer.strategy)
+        or (isinstance(devices, int) and (devices > 1 or devices == -1))
+        or (isinstance(devices, str) and devices not in ("1", "auto"))
+        or (not isinstance(devices, (int, str)) and len(devices) > 1)
+    )
+
+
+def steps_per_call(cfg: DictConfig) -> int:
+    """Optimizer steps per call of training_step: `train.steps_per_call`, or with 0 (auto)
+    enough batches for about 8,192 rows (32,768 on a GPU, where a step is cheaper), so
+    Lightning's fixed per-call cost stays a small share of the work. Always 1 with more
+    than one process (DDP). The result does not depend on it: the same batches, in the
+    same order, give the same weights."""
+    if many_processes(cfg):
+        return 1
+    if cfg.train.steps_per_call > 0:
+        return int(cfg.train.steps_per_call)
+    rows = 32_768 if on_gpu(cfg) else 8192
+    return max(1, rows // cfg.train.batch_size)
+
+
+def _trainer_arguments(cfg: DictConfig, deterministic: bool) -> dict[str, Any]:
+    args = OmegaConf.to_container(cfg.trainer, resolve=True)
+    args["precision"] = resolve_precision(cfg)
+    args["deterministic"] = deterministic
+    return args
+
+
+def fit(
+    cfg: DictConfig,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    n_outputs: int,
+    log_dir: str,
+    seed: int | None = None,
+) -> dict[str, Any]:
+    """Train on featurized arrays; return the best weights, training summary and device.
+
+    `seed` seeds Lightning and the batch order (default: the first of `seeds`). The
+    training curves go to `log_dir` (DVCLive) and to any loggers `logger` adds."""
+    deterministic = resolve_deterministic(cfg)
+    if deterministic and on_gpu(cfg):
+        # deterministic cuBLAS; must be set before the first CUDA call
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    import pytorch_lightning as pl
+    import torch
+    from hydra.utils import instantiate
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    from dockyard.models.batches import TensorBatches
+    from dockyard.models.lightning_module import ResidentTables, TabularTask
+    from dockyard.models.loggers import build_loggers
+    from dockyard.models.nets import build_model, count_parameters
+    from dockyard.provenance import describe_device
+
+    _quiet_lightning()
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+    stopping = cfg.train.early_stopping
+    task = cfg.data.task
+    if task == "classification" and n_outputs < 2:
+        raise DataError(
+            f"The training split has a single class in {cfg.data.target!r}; "
+            "a classifier needs at least two."
+        )
+    # torch needs writable arrays; np.require copies only when the input is read-only
+    x_train, y_train = (np.require(a, requirements="W") for a in train)
+    x_val, y_val = (np.require(a, requirements="W") for a in val)
+
+    seed = cfg.seeds[0] if seed is None else seed
+    pl.seed_everything(seed, workers=True, verbose=False)
+    net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
+    net = build_model(net_cfg, x_train.shape[1], n_outputs)
+    module = TabularTask(
+        net,
+        instantiate(cfg.train.optimizer),
+        task=task,
+        loss=cfg.train.loss,
+        batch_size=cfg.train.batch_size,
+    )
+    steps = steps_per_call(cfg)
+    train_batches = TensorBatches(
+        torch.from_numpy(x_train),
+        torch.from_numpy(y_train),
+        cfg.train.batch_size * steps,
+        shuffle=True,
+        seed=seed,
+    )
+    val_batches = TensorBatches(
+        torch.from_numpy(x_val),
+        torch.from_numpy(y_val),
+        # validation batches as large as a training call: no gradients to keep, and each
+        # batch costs Lightning's per-call overhead
+        max(cfg.train.batch_size * steps, 1024),
+        shuffle=False,
+    )
+    loggers = build_loggers(cfg, log_dir, seed)
+    with tempfile.TemporaryDirectory(prefix="dockyard-ckpt-") as ckpt_dir:
+        checkpoint = ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="best",
+            monitor=stopping.monitor,
+            mode=stopping.mode,
+            save_top_k=1,
+            save_weights_only=True,
+        )
+        early_stopping = EarlyStopping(
+            monitor=stopping.monitor,
+            mode=stopping.mode,
+            patience=stopping.patience,
+            min_delta=stopping.min_delta,
+        )
+        resident = ResidentTables(train_batches, val_batches)
+        trainer = pl.Trainer(
+            **_trainer_arguments(cfg, deterministic),
+            max_epochs=cfg.train.epochs,
+            logger=loggers.lightning or False,
+            callbacks=[checkpoint, early_stopping, resident],
+            log_every_n_steps=1,
+            enable_model_summary=False,
+            default_root_dir=ckpt_dir,
+        )
+        trainer.fit(module, train_batches, val_batches)
+        if not trainer.is_global_zero:
+            # under DDP every process trains; only rank 0 reads the best checkpoint and
+            # writes the outputs, so files are written once
+            return {"is_global_zero": False}
+        best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(best["state_dict"])
+        training = {
+            "epochs_run": int(trainer.current_epoch),
+            "best_epoch": int(best.get("epoch", trainer.current_epoch - 1)) + 1,  # 1-based
+            "monitor": stopping.monitor,
+            "best_score": float(checkpoint.best_model_score),
+        }
+        device = describe_device(trainer)
+        device["deterministic"] = deterministic
+        if device["type"] == "cuda":
+            device["table_resident"] = resident.resident
+
+    complete_curves(log_dir)
+    state = {k: v.detach().cpu() for k, v in module.net.state_dict().items()}
+    return {
+        "is_global_zero": True,
+        "state": state,
+        "net": net_cfg,
+        "parameters": count_parameters(module.net),
+        "training": training,
+        "device": device,
+        "loggers": loggers.finish(),
+    }
