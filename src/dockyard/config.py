@@ -60,6 +60,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "trainer.accelerator": ACCELERATORS,
     "trainer.precision": (*PRECISIONS, "auto"),
     "trainer.deterministic": (True, False, "auto"),
+    "trainer.capture_step": (False, "auto"),
     "featurize.numeric_impute": NUMERIC_IMPUTE,
     "featurize.scale": SCALINGS,
     "featurize.categorical_impute": CATEGORICAL_IMPUTE,
@@ -139,6 +140,9 @@ class TrainerConfig:
     precision: str = MISSING
     # true | false | auto (true on a CPU, false on a GPU)
     deterministic: Any = MISSING
+    # the training step as one captured CUDA graph: auto (on a GPU, where the model and
+    # settings allow it; eager otherwise) | false (always eager)
+    capture_step: Any = MISSING
     enable_progress_bar: bool = MISSING
 
 

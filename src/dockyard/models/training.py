@@ -102,6 +102,7 @@ def steps_per_call(cfg: DictConfig) -> int:
 
 def _trainer_arguments(cfg: DictConfig, deterministic: bool) -> dict[str, Any]:
     args = OmegaConf.to_container(cfg.trainer, resolve=True)
+    args.pop("capture_step", None)  # dockyard's own setting, not a Trainer argument
     args["precision"] = resolve_precision(cfg)
     args["deterministic"] = deterministic
     return args

@@ -1,0 +1,115 @@
+"""Faults a real run meets: a `dvc` killed mid-training, a second writer of the same output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from .helpers import compose, make_project, project_env, run
+
+pytestmark = pytest.mark.slow
+
+
+def _stage_processes(project: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if "dockyard.stages" in cmdline and process.info["cwd"] == str(project):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+
+
+def test_killed_dvc_leaves_no_trainer_and_no_mixed_outputs(tmp_path: Path) -> None:
+    """kill -9 of `dvc repro` mid-training: the stage it started dies with it, the next
+    `dvc repro` runs one trainer, and the curves have one row per epoch."""
+    project = make_project(tmp_path / "project")
+    compose(
+        project,
+        "train.epochs=40",
+        "train.early_stopping.patience=40",
+        "train.steps_per_call=1",
+        "trainer.enable_progress_bar=false",
+    )
+    run(["git", "commit", "-qam", "long training"], project)
+    dvc = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro"],
+        cwd=project,
+        env=project_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # the trainer has started writing: its staged curve folder exists
+        _wait_for(
+            lambda: any((project / "eval/seeds/0").glob(".train.tmp-*/plots/metrics/*/*.tsv")),
+            240,
+            "the train stage to log its first epoch",
+        )
+        dvc.kill()
+        dvc.wait(timeout=30)
+        _wait_for(lambda: not _stage_processes(project), 10, "the orphaned trainer to exit")
+    finally:
+        for process in _stage_processes(project):
+            process.kill()
+        if dvc.poll() is None:
+            dvc.kill()
+    assert not (project / "models/seed-0/model.pt").exists()  # nothing half written
+
+    result = run([sys.executable, "-m", "dvc", "repro"], project)
+    assert result.stdout.count("Running stage 'train@0'") == 1
+    card = (project / "models/seed-0/model.json").read_text()
+    epochs = __import__("json").loads(card)["training"]["epochs_run"]
+    curve = (project / "eval/seeds/0/train/plots/metrics/val/loss.tsv").read_text().splitlines()
+    assert curve[0] == "step\tloss" and len(curve) == 1 + epochs
+    steps = [int(line.split("\t")[0]) for line in curve[1:]]
+    assert steps == sorted(set(steps))
+    assert not list((project / "eval/seeds/0").glob(".train.*"))  # no stray staging folder
+    assert not _stage_processes(project)
+
+
+def test_a_second_writer_of_the_same_output_is_refused(tmp_path: Path, monkeypatch) -> None:
+    """While one process writes an output, another refuses to start (after a short wait)
+    instead of interleaving its files with the first one's."""
+    from dockyard.runtime import OutputBusy, output_lock
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from dockyard.runtime import output_lock\n"
+            "with output_lock('models/seed-0'):\n    print('held', flush=True); time.sleep(30)",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        busy = rf"models/seed-0 is being written by pid {holder.pid}, which still runs"
+        with pytest.raises(OutputBusy, match=busy), output_lock("models/seed-0", wait=0.5):
+            pass
+        with output_lock("models/seed-1", wait=0.5):  # another output: no wait
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with output_lock("models/seed-0", wait=0.5):  # released when its holder died
+        pass
