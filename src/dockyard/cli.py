@@ -360,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _project_commands(commands, root)
+    from dockyard.serve.commands import add_commands as serve_commands
+
+    serve_commands(commands)
     _review_commands(commands, root)
     return parser
 

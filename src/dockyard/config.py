@@ -298,10 +298,40 @@ def _check_values(cfg: DictConfig, source: str) -> None:
                 f"'{key}._target_' must name a class or function by its dotted import path "
                 f"(e.g. my_package.nets.MyNet), found {target!r}."
             )
+    for key in TARGETS:
+        message = _target_exists(key, OmegaConf.select(cfg, key + "._target_"))
+        if message:
+            refuse(message)
     for rule in _RULES:
         message = rule(cfg)
         if message:
             refuse(message)
+
+
+def _target_exists(key: str, target: str) -> str | None:
+    """Whether a `_target_` can be found, without importing it (imports can take seconds):
+    its top-level package must be installed and, inside dockyard, the module must define it."""
+    import ast
+    import importlib.util
+
+    module, _, name = target.rpartition(".")
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None:
+        return (
+            f"'{key}._target_' is {target!r}, but no package {top!r} is installed. Fix the "
+            "dotted path, or install the package that provides it."
+        )
+    if top != "dockyard":
+        return None
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return f"'{key}._target_' is {target!r}, but there is no module {module!r}."
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    if name not in names:
+        hint = _did_you_mean(name, sorted(names), prefix=f"{module}.")
+        return f"'{key}._target_' is {target!r}, but {module} defines no {name!r}.{hint}"
+    return None
 
 
 def _rule_seeds(cfg: DictConfig) -> str | None:

@@ -46,6 +46,12 @@ def seed_argument(description: str, argv: list[str] | None = None) -> int | None
     return parser.parse_args(argv).seed
 
 
+def first_process() -> bool:
+    """Whether this is the process that writes outputs: DDP starts one process per device
+    (each with LOCAL_RANK set) and per node (NODE_RANK); only the first writes."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
 def _lock_dir() -> Path:
     """Locks live where no stage reads: DVC's own scratch folder, else the system's."""
     if Path(".dvc").is_dir():

@@ -118,8 +118,11 @@ def _kind(logger: Any) -> str:
     return "other"
 
 
-def build_loggers(cfg: DictConfig, log_dir: str, seed: int) -> Loggers:
-    """DVCLive's logger plus every entry of `logger`, each given the hyperparameters."""
+def build_loggers(
+    cfg: DictConfig, log_dir: str, seed: int, hparams: dict[str, Any] | None = None
+) -> Loggers:
+    """DVCLive's logger plus every entry of `logger`, each given the same hyperparameters
+    (`hparams`: the train stage passes params.yaml as written; by default the config)."""
     from hydra.utils import instantiate
 
     loggers = Loggers()
@@ -127,13 +130,21 @@ def build_loggers(cfg: DictConfig, log_dir: str, seed: int) -> Loggers:
     if live is not None:
         loggers.lightning.append(live)
     entries = OmegaConf.to_container(cfg.logger, resolve=True) if "logger" in cfg else {}
-    params = hyperparameters(cfg)
+    params = hparams if hparams is not None else hyperparameters(cfg)
     for name, entry in (entries or {}).items():
+        _prepare_store(entry)
         logger = instantiate(entry, **_run_name(entry, seed))
         logger.log_hyperparams(params)
         loggers.lightning.append(logger)
         loggers.extra[name] = logger
     return loggers
+
+
+def _prepare_store(entry: dict[str, Any]) -> None:
+    """Create the folder of a local SQLite tracking store (MLflow does not)."""
+    uri = str(entry.get("tracking_uri") or "")
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _run_name(entry: dict[str, Any], seed: int) -> dict[str, Any]:

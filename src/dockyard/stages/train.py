@@ -9,11 +9,12 @@ ids go to eval/runs/seed-N.json, outside every DVC output.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 
-from dockyard.config import load_params, params_hash
+from omegaconf import OmegaConf
+
+from dockyard.config import PARAMS_FILE, load_params, params_hash
 from dockyard.data.features import FeatureTransform, feature_arrays
 from dockyard.io import staged_dir
 from dockyard.paths import (
@@ -24,7 +25,7 @@ from dockyard.paths import (
     train_log_dir,
 )
 from dockyard.provenance import data_hashes, record_run_facts
-from dockyard.runtime import output_lock, seed_argument, stage_main
+from dockyard.runtime import first_process, output_lock, seed_argument, stage_main
 
 # The params this stage reads (dvc.yaml lists the same keys; a test compares them).
 PARAM_KEYS = [
@@ -39,14 +40,10 @@ PARAM_KEYS = [
 ]
 
 
-def _first_process() -> bool:
-    """Whether this is the process that writes outputs (DDP starts one per device)."""
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
-
-
 @stage_main
 def main() -> None:
     from dockyard.models.artifact import model_card, save_model
+    from dockyard.models.loggers import hyperparameters
     from dockyard.models.training import fit
 
     seed = seed_argument("Train one model (dvc.yaml runs this once per entry of `seeds`).")
@@ -55,7 +52,7 @@ def main() -> None:
     transform = FeatureTransform.load(TRANSFORM_FILE)
     train, val = feature_arrays(features_path("train")), feature_arrays(features_path("val"))
     n_outputs = len(transform.classes) if cfg.data.task == "classification" else 1
-    if not _first_process():  # a DDP worker: trains, writes nothing
+    if not first_process():  # a DDP worker: trains, writes nothing
         with tempfile.TemporaryDirectory() as scratch:
             fit(cfg, train[:2], val[:2], n_outputs, scratch, seed=seed)
         return
@@ -63,7 +60,9 @@ def main() -> None:
     out, log_dir = model_dir(seed), train_log_dir(seed)
     started = time.perf_counter()
     with output_lock(out, log_dir), staged_dir(log_dir) as staged_log:
-        result = fit(cfg, train[:2], val[:2], n_outputs, str(staged_log), seed=seed)
+        # every extra logger records params.yaml as written
+        hparams = hyperparameters(OmegaConf.load(PARAMS_FILE))
+        result = fit(cfg, train[:2], val[:2], n_outputs, str(staged_log), seed, hparams)
         card = model_card(
             cfg,
             seed=seed,

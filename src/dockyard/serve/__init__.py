@@ -1,0 +1,1 @@
+"""Using a trained model: batch prediction, the HTTP server and ONNX export."""

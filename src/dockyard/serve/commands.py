@@ -1,0 +1,196 @@
+"""The `predict`, `serve` and `export` subcommands: argument parsing and delegation only.
+
+`dockyard.cli` adds them with `add_commands(commands)`; each handler takes the parsed
+arguments and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dockyard.errors import DockyardError
+
+DEFAULT_MODEL = "models/seed-0"
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from dockyard.serve.batch import predict_file, summary_line
+    from dockyard.serve.scoring import Scorer
+
+    scorer = Scorer(args.model, runtime=args.runtime, onnx_file=args.onnx, threads=args.threads)
+    result = predict_file(
+        scorer, args.input, args.output, invalid=args.invalid, batch_rows=args.batch_rows
+    )
+    print(summary_line(result), file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from dockyard.serve.app import create_app
+    from dockyard.serve.scoring import Scorer
+
+    if args.max_body_bytes < 1:
+        raise DockyardError(f"--max-body-bytes must be at least 1, got {args.max_body_bytes}.")
+    scorer = Scorer(args.model, runtime=args.runtime, onnx_file=args.onnx, threads=args.threads)
+    app = create_app(scorer, max_body_bytes=args.max_body_bytes)
+    print(
+        f"serving {args.model} ({scorer.task}, runtime {scorer.runtime.name}) on "
+        f"http://{args.host}:{args.port} (POST /predict, GET /health, /version, /docs)",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=args.access_log,
+        server_header=False,
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from dockyard.serve.onnx import export_onnx
+
+    path = export_onnx(args.model, args.output)
+    print(
+        f"Wrote {path} (from {args.model}; the transform stays in "
+        f"{args.model}/transform.json). Use it with --runtime onnx."
+    )
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _model_options(parser: argparse.ArgumentParser, runtime: bool = True) -> None:
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"the model folder written by the train stage (default: {DEFAULT_MODEL})",
+    )
+    if runtime:
+        parser.add_argument(
+            "--runtime",
+            choices=("torch", "onnx"),
+            default="torch",
+            help="run the network with PyTorch (default) or with ONNX Runtime from the file "
+            "`dockyard export` writes (MODEL.onnx beside the folder)",
+        )
+        parser.add_argument("--onnx", help="the ONNX file for --runtime onnx (default: MODEL.onnx)")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    predict = commands.add_parser(
+        "predict",
+        help="score a CSV or Parquet file with a trained model (streamed, any size)",
+        description="Score every row of INPUT with a trained model and write the predictions "
+        "to OUTPUT. Rows are checked against the schema the model was trained under (minus "
+        "the target) and transformed with the model's own fitted transform. The input is "
+        "streamed in chunks, so memory stays flat whatever its size; OUTPUT appears only "
+        "when every row is done. Output columns: the key columns (or `row`, the 0-based row "
+        "number), `prediction` in your own labels, `proba_<class>` per class (regression: the "
+        "prediction in the target's units), and the target if INPUT has it. The model "
+        "version (params hash, weights sha256, git commit) goes into the Parquet metadata, "
+        "or OUTPUT.meta.json beside a CSV.",
+        epilog="examples:\n"
+        "  dockyard predict data/incoming/batch.csv --output data/predictions/batch.parquet\n"
+        "  dockyard predict new.parquet -o scored.csv --invalid skip   # rejected rows go to\n"
+        "                                                             # scored.rejected.csv\n"
+        "  dockyard predict new.parquet -o scored.parquet --runtime onnx",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    predict.add_argument("input", metavar="INPUT", help="the rows to score (.csv or .parquet)")
+    predict.add_argument(
+        "--output", "-o", required=True, help="where to write predictions (.parquet or .csv)"
+    )
+    _model_options(predict)
+    predict.add_argument(
+        "--invalid",
+        choices=("refuse", "skip"),
+        default="refuse",
+        help="rows that break the schema: refuse the whole file and write nothing (default), "
+        "or skip them: score the rest and write the rejected rows with their reasons to "
+        "OUTPUT with .rejected before the suffix",
+    )
+    predict.add_argument(
+        "--batch-rows",
+        type=_positive,
+        default=65536,
+        help="rows per chunk (default 65536): memory grows with it, not with the file",
+    )
+    predict.add_argument(
+        "--threads", type=_positive, help="CPU threads for the network (default: all cores)"
+    )
+    predict.set_defaults(handler=_predict)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a trained model over HTTP (FastAPI): POST /predict, /health, /version",
+        description="Serve a trained model over HTTP. POST /predict takes JSON records "
+        '([{"col": value}, ...] or {"records": [...]}), MLflow\'s dataframe_split and '
+        "dataframe_records shapes, CSV (text/csv) or Parquet "
+        "(application/vnd.apache.parquet) bodies, checks each row against the training "
+        "schema and transforms it exactly as `dockyard predict` does. Invalid rows get 422 "
+        "with the column and reason (or ?invalid=skip scores the rest), an unreadable body "
+        "400, an oversized one 413. GET /health, GET /version (the model card and its test "
+        "metrics), GET /docs (OpenAPI). The model is loaded once at start-up.",
+        epilog="examples:\n"
+        "  dockyard serve                                  # models/seed-0 on 127.0.0.1:8000\n"
+        "  dockyard serve --runtime onnx --port 9000\n"
+        "  curl -s localhost:8000/predict -H 'Content-Type: application/json' \\\n"
+        '       -d \'[{"age": 42, "income": 51.5, ...}]\'\n'
+        "  curl -s localhost:8000/predict -H 'Content-Type: text/csv' --data-binary @rows.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _model_options(serve)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for all)",
+    )
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="largest request body accepted, checked while reading (default 64 MiB); "
+        "larger bodies get 413",
+    )
+    serve.add_argument(
+        "--threads",
+        type=_positive,
+        default=1,
+        help="CPU threads per network call (default 1: requests are small, and one thread "
+        "avoids contention between concurrent requests)",
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(handler=_serve)
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained network to ONNX (MODEL.onnx beside the model folder)",
+        description="Export a trained network to ONNX. The file goes beside the model folder "
+        "(models/seed-0 -> models/seed-0.onnx), not into it: the folder is the train stage's "
+        "DVC output and a new file there would change its hash. The graph takes the "
+        "transformed float32 features; the transform stays in the folder's transform.json, "
+        "which `dockyard predict/serve --runtime onnx` apply first.",
+        epilog="example:\n  dockyard export --format onnx\n"
+        "  dockyard predict new.csv -o scored.parquet --runtime onnx",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _model_options(export, runtime=False)
+    export.add_argument("--format", required=True, choices=("onnx",), help="the export format")
+    export.add_argument("--output", "-o", help="the file to write (default: MODEL.onnx)")
+    export.set_defaults(handler=_export)

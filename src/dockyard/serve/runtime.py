@@ -1,0 +1,127 @@
+"""The two ways to run the network: PyTorch (the model folder as trained) or ONNX Runtime
+(the file `dockyard export` writes). Both answer with float64 class probabilities
+(classification) or scaled predictions (regression), and hold no mutable state between
+calls, so concurrent requests may share one runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dockyard.errors import DataError
+from dockyard.paths import MODEL_TRANSFORM, MODEL_WEIGHTS
+
+RUNTIMES = ("torch", "onnx")
+# Keys of the ONNX file's metadata: what it was exported from, to refuse a stale export.
+META_WEIGHTS = "dockyard.weights_sha256"
+META_TRANSFORM = "dockyard.transform_sha256"
+META_TASK = "dockyard.task"
+
+
+def onnx_path(model_dir: str | Path) -> Path:
+    """Where `dockyard export` writes a model folder's ONNX file: beside the folder (not in
+    it, which DVC tracks as the train stage's output)."""
+    model_dir = Path(model_dir)
+    return model_dir.with_name(model_dir.name + ".onnx")
+
+
+class TorchRuntime:
+    name = "torch"
+
+    def __init__(self, model_dir: str | Path, threads: int | None = None):
+        import torch
+
+        from dockyard.models.artifact import load_model
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.artifact = load_model(model_dir)
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        return self.artifact.predict(x)
+
+
+class OnnxRuntime:
+    name = "onnx"
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        task: str,
+        path: str | Path | None = None,
+        threads: int | None = None,
+        weights_sha256: str | None = None,
+    ):
+        path = Path(path) if path else onnx_path(model_dir)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise DataError(
+                "--runtime onnx needs onnxruntime: pip install 'dockyard[onnx]' (or use "
+                "--runtime torch)."
+            ) from None
+        if not path.is_file():
+            raise DataError(
+                f"--runtime onnx needs {path}, which does not exist. Write it with "
+                f"`dockyard export --model {model_dir} --format onnx`, or use --runtime torch."
+            )
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise DataError(
+                f"{path} could not be loaded by ONNX Runtime ({str(error).splitlines()[0]}). "
+                f"Export it again with `dockyard export --model {model_dir} --format onnx`."
+            ) from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if weights_sha256 and meta.get(META_WEIGHTS) != weights_sha256:
+            raise DataError(
+                f"{path} was exported from other weights than {Path(model_dir) / MODEL_WEIGHTS} "
+                f"holds now (sha256 {meta.get(META_WEIGHTS, 'unknown')[:12]} in the export, "
+                f"{weights_sha256[:12]} in the folder): the model was re-trained since. Export "
+                f"it again: `dockyard export --model {model_dir} --format onnx`."
+            )
+        self.task = task
+        self.input = self.session.get_inputs()[0].name
+        names = [o.name for o in self.session.get_outputs()]
+        self.output = "probabilities" if task == "classification" else names[0]
+        if self.output not in names:
+            raise DataError(
+                f"{path} has no output {self.output!r} (outputs: {', '.join(names)}): it was "
+                f"not written by `dockyard export`. Export it again from {model_dir}."
+            )
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
+            return np.zeros((0,))
+        (out,) = self.session.run([self.output], {self.input: x})
+        out = out.astype(np.float64)
+        return out if self.task == "classification" else out[:, 0]
+
+
+def load_runtime(
+    name: str,
+    model_dir: str | Path,
+    task: str,
+    *,
+    onnx_file: str | Path | None = None,
+    threads: int | None = None,
+    weights_sha256: str | None = None,
+) -> Any:
+    if name == "torch":
+        return TorchRuntime(model_dir, threads)
+    if name == "onnx":
+        return OnnxRuntime(model_dir, task, onnx_file, threads, weights_sha256)
+    raise DataError(f"--runtime is {name!r}, expected one of: {', '.join(RUNTIMES)}.")
+
+
+def transform_file(model_dir: str | Path) -> Path:
+    return Path(model_dir) / MODEL_TRANSFORM

@@ -1,0 +1,98 @@
+"""The loggers users already use (`logger` group), run for real and read back with their
+own readers: MLflow's client, TensorBoard's event reader, the CSV file."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dockyard.config import compose, validate
+from dockyard.models.loggers import hyperparameters
+
+from .helpers import ROOT, make_project, run
+from .helpers import compose as compose_project
+
+
+def _tensorboard_scalars(log_dir: Path) -> dict[str, list[float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def _curve(project: Path, name: str) -> list[float]:
+    rows = (project / f"eval/seeds/0/train/plots/metrics/{name}.tsv").read_text().splitlines()
+    return [float(line.split("\t")[1]) for line in rows[1:]]
+
+
+def test_hyperparameters_flatten_the_composed_config() -> None:
+    cfg = validate(compose(["data=breast_cancer"], ROOT))
+    flat = hyperparameters(cfg)
+    assert flat["train.lr"] == 0.001 and flat["train.optimizer.lr"] == 0.001
+    assert flat["seeds"] == "[0]"  # lists as JSON text
+    # characters MLflow refuses in keys become "_"; long values are cut the same way for all
+    assert any(key.startswith("data.schema.columns.") for key in flat)
+    assert all(
+        set(key) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./ -")
+        for key in flat
+    )
+    assert all(len(str(v)) <= 250 for v in flat.values())
+
+
+def test_choosing_a_logger_that_is_not_installed_is_refused_at_compose() -> None:
+    from dockyard.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r'needs the \'wandb\' package.*pip install -e "\.\[wandb\]"'
+    ):
+        validate(compose(["logger=wandb"], ROOT))
+    cfg = validate(compose(["logger=[mlflow,tensorboard,csv]"], ROOT))
+    assert set(cfg.logger) == {"mlflow", "tensorboard", "csv"}
+
+
+@pytest.mark.slow
+def test_dvc_exp_run_with_loggers_records_the_same_params_and_metrics(tmp_path: Path) -> None:
+    """`dvc exp run -S logger=[mlflow,tensorboard,csv]` on the bundled data: each logger's
+    run holds the composed params and the metrics that eval/ holds."""
+    from mlflow.tracking import MlflowClient
+
+    project = make_project(tmp_path / "project")
+    compose_project(project, "train.epochs=4", "trainer.enable_progress_bar=false")
+    run(["git", "commit", "-qam", "short"], project)
+    run(["dvc", "exp", "run", "-S", "logger=[mlflow,tensorboard,csv]"], project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    expected = hyperparameters(params)
+    test_metrics = json.loads((project / "eval/seeds/0/metrics.json").read_text())
+    loggers = json.loads((project / "eval/runs/seed-0.json").read_text())["loggers"]
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project}/mlruns/mlflow.db")
+    mlflow_run = client.get_run(loggers["mlflow"]["run_id"])
+    assert mlflow_run.info.run_name == "seed-0"
+    assert mlflow_run.data.params == {k: str(v) for k, v in expected.items()}
+    for name, value in test_metrics.items():
+        assert mlflow_run.data.metrics[name] == pytest.approx(value, rel=1e-12)
+    history = [m.value for m in client.get_metric_history(mlflow_run.info.run_id, "val/loss")]
+    assert history == pytest.approx(_curve(project, "val/loss"), rel=1e-6)
+
+    scalars = _tensorboard_scalars(project / loggers["tensorboard"]["log_dir"])
+    assert scalars["val/loss"] == pytest.approx(_curve(project, "val/loss"), rel=1e-6)
+    for name, value in test_metrics.items():
+        assert scalars[name] == [pytest.approx(value, rel=1e-6)]
+    hparams = yaml.safe_load(
+        (project / loggers["tensorboard"]["log_dir"] / "hparams.yaml").read_text()
+    )
+    assert hparams == expected
+
+    with open(project / loggers["csv"]["log_dir"] / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    logged = [float(r["val/loss"]) for r in rows if r.get("val/loss")]
+    assert logged == pytest.approx(_curve(project, "val/loss"), rel=1e-6)
+    assert float(rows[-1]["test/accuracy"]) == pytest.approx(test_metrics["test/accuracy"])
+    # the loggers' stores stay out of git; dvc.lock does not record them
+    ignored = run(["git", "check-ignore", "mlruns", "logs"], project).stdout.split()
+    assert ignored == ["mlruns", "logs"]

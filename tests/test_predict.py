@@ -1,0 +1,392 @@
+"""Batch prediction: the compiled checks and transform against their references, and
+`dockyard predict` on models trained by the real pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from dockyard.data.fastcheck import ColumnsMismatch, CompiledSchema
+from dockyard.data.features import fit_transform
+from dockyard.data.schemas import validate_table
+from dockyard.errors import ValidationFailed
+from dockyard.metrics import classification_metrics
+from dockyard.serve.transform import CompiledTransform
+
+from .helpers import customers, run
+from .serving_fixtures import MODEL, STRICT_MODEL, customers_project, dockyard, proba, split_rows
+
+# ----------------------------------------------------------------------------- generated tables
+
+SCHEMA = {
+    "strict": True,
+    "columns": {
+        "f": {"dtype": "float64", "ge": -5, "le": 5},
+        "g": {"dtype": "float32", "nullable": True, "le": 100},
+        "i": {"dtype": "int64", "ge": 0, "le": 90},
+        "k": {"dtype": "int64", "unique": True},
+        "s": {"dtype": "str", "nullable": True, "isin": ["a", "b", "c"]},
+        "c": {"dtype": "category", "isin": ["x", "y"]},
+        "n": {"dtype": "int64", "isin": [1, 2, 3]},
+        r"p_\d": {"dtype": "float64", "regex": True, "allow_inf": True},
+        "target": {"dtype": "int64", "isin": [0, 1]},
+    },
+}
+
+
+def good_table(rng: np.random.Generator, rows: int) -> pd.DataFrame:
+    g = rng.uniform(-50, 50, rows).astype(np.float32)
+    g[rng.random(rows) < 0.2] = np.nan
+    g[0] = 1.5  # never entirely empty (pandera refuses that; scoring allows it on purpose)
+    s = rng.choice(np.array(["a", "b", "c", None], dtype=object), rows)
+    s[0] = "a"
+    return pd.DataFrame(
+        {
+            "f": rng.uniform(-4.5, 4.5, rows),
+            "g": g,
+            "i": rng.integers(1, 90, rows),
+            "k": rng.permutation(rows) + 1000,
+            "s": pd.array(s, dtype="str"),
+            "c": pd.Categorical(rng.choice(["x", "y"], rows), categories=["x", "y"]),
+            "n": rng.integers(1, 4, rows),
+            "p_1": rng.normal(size=rows),
+            "p_2": rng.normal(size=rows),
+            "target": rng.integers(0, 2, rows),
+        }
+    )
+
+
+def _set(table: pd.DataFrame, column: str, row: int, value) -> pd.DataFrame:
+    table = table.copy()
+    if column in ("s",):
+        values = table[column].astype(object).to_numpy().copy()
+        values[row] = value
+        table[column] = pd.array(values, dtype="str")
+    elif column == "c":
+        values = table[column].astype(object).to_numpy().copy()
+        values[row] = value
+        table[column] = pd.Categorical(values)
+    else:
+        if isinstance(value, str):
+            table[column] = table[column].astype(object)
+        elif _missing(value) and table[column].dtype.kind in "iu":
+            return table  # pandas cannot hold a missing int: not a case pandera sees
+        table.loc[row, column] = value
+    return table
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+MUTATIONS = [
+    ("f", np.nan),  # missing in a non-nullable column
+    ("f", 7.0),  # above le
+    ("f", -9.0),  # below ge
+    ("f", np.inf),  # infinity, allow_inf false
+    ("f", "oops"),  # text in a float column
+    ("g", np.inf),  # infinity in float32
+    ("g", 250.0),  # above le
+    ("g", np.nan),  # missing, nullable: fine
+    ("i", 95),  # above le
+    ("i", -1),  # below ge
+    ("n", 5),  # outside isin
+    ("n", 2),  # inside isin: fine
+    ("k", "dup"),  # duplicate in a unique column
+    ("s", "d"),  # outside isin
+    ("s", None),  # missing, nullable: fine
+    ("c", "z"),  # outside isin
+    ("c", None),  # missing in a non-nullable category
+    ("p_1", np.inf),  # allowed infinity
+    ("p_2", np.nan),  # missing, not nullable
+]
+
+
+def _pandera_accepts(table: pd.DataFrame) -> bool:
+    try:
+        validate_table(table, SCHEMA, where="generated", fix_in="test")
+    except ValidationFailed:
+        return False
+    return True
+
+
+def _fast_accepts(table: pd.DataFrame) -> bool:
+    schema = CompiledSchema(SCHEMA, target="target")
+    try:
+        return not schema.check_pandas(table).failures
+    except ColumnsMismatch:
+        return False
+
+
+def test_fastcheck_agrees_with_pandera_on_generated_tables() -> None:
+    rng = np.random.default_rng(0)
+    decisions = []
+    for case in range(140):
+        table = good_table(rng, int(rng.integers(4, 30)))
+        kind = case % (len(MUTATIONS) + 4)
+        if kind < len(MUTATIONS):
+            column, value = MUTATIONS[kind]
+            row = int(rng.integers(1, len(table)))
+            if value == "dup":
+                table = table.copy()
+                table.loc[row, "k"] = table.loc[0, "k"]
+            else:
+                table = _set(table, column, row, value)
+        elif kind == len(MUTATIONS):
+            table = table.drop(columns=["i"])  # a declared column missing
+        elif kind == len(MUTATIONS) + 1:
+            table = table.assign(extra=1.0)  # undeclared, schema strict
+        elif kind == len(MUTATIONS) + 2:
+            table = table.drop(columns=["p_1", "p_2"])  # the pattern matches nothing
+        expected = _pandera_accepts(table)
+        assert _fast_accepts(table) == expected, (case, kind, table)
+        decisions.append(expected)
+    assert 20 < sum(decisions) < len(decisions) - 20  # both answers well represented
+
+
+def test_fastcheck_reports_rows_and_reasons() -> None:
+    table = good_table(np.random.default_rng(1), 10)
+    table = _set(_set(table, "f", 3, 7.0), "s", 5, "zz")
+    checked = CompiledSchema(SCHEMA, target="target").check_pandas(table)
+    found = {(f.column, tuple(f.rows.tolist()), tuple(f.values)) for f in checked.failures}
+    assert ("f", (3,), (7.0,)) in found and ("s", (5,), ("zz",)) in found
+    assert checked.reasons()[3].startswith("f: above the maximum (le: 5)")
+    assert np.flatnonzero(checked.bad_rows()).tolist() == [3, 5]
+
+
+def test_fastcheck_coerces_text_and_accepts_an_empty_nullable_column() -> None:
+    """Deliberate differences from pandera, for scoring: CSV/JSON text is parsed to the
+    declared dtype, and a one-row request may leave a nullable column empty."""
+    table = good_table(np.random.default_rng(2), 1)
+    columns = {c: table[c].astype(object).astype(str).tolist() for c in table.columns}
+    columns["g"] = [None]
+    columns["s"] = [None]
+    checked = CompiledSchema(SCHEMA, target="target").check(columns)
+    assert not checked.failures
+    assert checked.number("i")[0] == float(table["i"][0])
+    bad = CompiledSchema(SCHEMA, target="target").check({**columns, "i": ["4.5"]})
+    assert [f.reason for f in bad.failures] == ["not a whole number (the column is int64)"]
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "ordinal"])
+@pytest.mark.parametrize("impute", ["missing", "most_frequent"])
+def test_compiled_transform_equals_the_reference_bit_for_bit(encoding: str, impute: str) -> None:
+    train = customers(400, seed=3)
+    policy = {
+        "numeric_impute": "median",
+        "scale": "standard",
+        "categorical_impute": impute,
+        "encoding": encoding,
+        "unknown_category": "ignore",
+    }
+    reference = fit_transform(train, target="label", task="classification", policy=policy)
+    new = customers(300, seed=4).drop(columns="label")
+    new.loc[[3, 9], "region"] = "atlantis"  # unseen in training
+    schema = {
+        "strict": True,
+        "columns": {
+            "age": {"dtype": "int64"},
+            "income": {"dtype": "float64", "nullable": True},
+            "score": {"dtype": "float64"},
+            "region": {"dtype": "str", "nullable": True},
+            "plan": {"dtype": "str"},
+        },
+    }
+    compiled = CompiledTransform(reference)
+    for table in (new, new.astype({"region": "category", "plan": "category"})):
+        checked = CompiledSchema(schema).check_pandas(table)
+        x, unseen = compiled.features(checked)
+        assert not unseen
+        expected = reference.features(table)
+        assert x.dtype == expected.dtype and np.array_equal(x, expected)
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+@pytest.fixture(scope="module")
+def customers_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return customers_project(tmp_path_factory.getbasetemp())
+
+
+@pytest.mark.slow
+def test_predict_reproduces_the_evaluate_stage_metrics(reproduced: Path, tmp_path: Path) -> None:
+    out = tmp_path / "scored.parquet"
+    result = dockyard(reproduced, "predict", "data/prepared/test.parquet", "--output", str(out))
+    assert "scored 359 of 359 rows" in result.stderr
+    table = pd.read_parquet(out)
+    card = json.loads((reproduced / MODEL / "model.json").read_text())
+    classes = card["classes"]
+    assert list(table.columns) == ["row", "prediction"] + [f"proba_{c}" for c in classes] + [
+        "target"
+    ]
+    labels = np.array([classes.index(v) for v in table["target"]])
+    metrics = classification_metrics(labels, proba(table), "test")
+    assert metrics == json.loads((reproduced / "eval/seeds/0/metrics.json").read_text())
+    assert (table["prediction"] == np.asarray(classes)[proba(table).argmax(axis=1)]).all()
+    assert table["row"].tolist() == list(range(359))
+
+
+@pytest.mark.slow
+def test_predict_csv_with_text_and_missing_values(customers_run: Path, tmp_path: Path) -> None:
+    rows = split_rows(customers_run)
+    source = tmp_path / "incoming.csv"
+    rows.drop(columns="label").to_csv(source, index=False)
+    out = tmp_path / "scored.csv"
+    dockyard(customers_run, "predict", str(source), "-o", str(out))
+    scored = pd.read_csv(out)
+    assert list(scored.columns) == [
+        "row",
+        "prediction",
+        "proba_churn",
+        "proba_stay",
+        "proba_upgrade",
+    ]
+    assert len(scored) == len(rows) and set(scored["prediction"]) <= {"churn", "stay", "upgrade"}
+    np.testing.assert_allclose(proba(scored).sum(axis=1), 1.0, atol=1e-9)
+    meta = json.loads((tmp_path / "scored.csv.meta.json").read_text())
+    head = run(["git", "rev-parse", "HEAD"], customers_run).stdout.strip()
+    assert meta["git_commit"] == head and meta["rows"] == len(rows)
+    assert meta["params_hash"].startswith("sha256:") and len(meta["weights_sha256"]) == 64
+    # the same rows as Parquet, in small chunks: identical predictions
+    parquet_out = tmp_path / "scored.parquet"
+    rows.to_parquet(tmp_path / "incoming.parquet")
+    dockyard(
+        customers_run,
+        "predict",
+        str(tmp_path / "incoming.parquet"),
+        "-o",
+        str(parquet_out),
+        "--batch-rows",
+        "7",
+    )
+    chunked = pd.read_parquet(parquet_out)
+    assert (chunked["prediction"] == scored["prediction"]).all()
+    np.testing.assert_allclose(proba(chunked), proba(scored), atol=1e-6)
+    assert (chunked["label"] == rows["label"]).all()  # the target is carried beside
+    metadata = json.loads(pq.read_schema(parquet_out).metadata[b"dockyard"])
+    assert metadata["weights_sha256"] == meta["weights_sha256"]
+
+
+@pytest.mark.slow
+def test_bad_rows_are_refused_or_skipped_with_reasons(customers_run: Path, tmp_path: Path) -> None:
+    rows = split_rows(customers_run).drop(columns="label").astype({"age": object})
+    rows.loc[3, "age"] = "old"
+    rows.loc[5, "plan"] = "platinum"
+    rows.loc[7, "score"] = 5.0
+    source = tmp_path / "bad.csv"
+    rows.to_csv(source, index=False)
+    out = tmp_path / "scored.parquet"
+    refused = dockyard(customers_run, "predict", str(source), "-o", str(out), check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    message = refused.stderr
+    assert "3 row(s) that break the model's schema" in message
+    assert "age: not a number (the column is int64), 1 row(s): row 3: 'old'" in message
+    assert "plan: not one of the allowed values (basic, plus, pro), 1 row(s): row 5" in message
+    assert "score: above the maximum (le: 1.1), 1 row(s): row 7: 5.0" in message
+    assert "--invalid skip" in message and not list(tmp_path.glob("scored*"))
+    skipped = dockyard(customers_run, "predict", str(source), "-o", str(out), "--invalid", "skip")
+    assert f"scored {len(rows) - 3:,} of {len(rows):,} rows" in skipped.stderr
+    assert "rejected 3 row(s)" in skipped.stderr
+    scored = pd.read_parquet(out)
+    assert 3 not in scored["row"].tolist() and len(scored) == len(rows) - 3
+    rejected = pd.read_parquet(tmp_path / "scored.rejected.parquet")
+    assert rejected["row"].tolist() == [3, 5, 7]
+    assert rejected["age"].tolist()[0] == "old"
+    assert rejected["reasons"].str.contains("plan: not one of the allowed values").tolist() == [
+        False,
+        True,
+        False,
+    ]
+
+
+@pytest.mark.slow
+def test_unknown_categories_follow_the_transform_policy(
+    customers_run: Path, tmp_path: Path
+) -> None:
+    rows = split_rows(customers_run).drop(columns="label")
+    rows.loc[2, "region"] = "atlantis"
+    source = tmp_path / "new.parquet"
+    rows.to_parquet(source)
+    ignored = dockyard(customers_run, "predict", str(source), "-o", str(tmp_path / "a.parquet"))
+    assert f"scored {len(rows)} of {len(rows)}" in ignored.stderr
+    strict = dockyard(
+        customers_run,
+        "predict",
+        str(source),
+        "-o",
+        str(tmp_path / "b.parquet"),
+        "--model",
+        STRICT_MODEL,
+        check=False,
+    )
+    assert strict.returncode == 2
+    assert "region: category never seen in training" in strict.stderr
+    assert "row 2: 'atlantis'" in strict.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("missing model", "Expected a model folder at models/seed-9"),
+        ("incompatible model", "model format 'dockyard-model/999'"),
+        ("missing column", "lacks the column(s) plan"),
+        ("extra column", "has column(s) the schema does not declare: coupon"),
+        ("unreadable parquet", "is not a Parquet file"),
+        ("ragged csv", "could not be read as CSV"),
+        ("wrong extension", "has the extension '.xlsx'"),
+        ("wrong output extension", "has the extension '.txt'"),
+        ("empty csv", "is empty (0 bytes)"),
+        ("header only", "has a header but no rows"),
+        ("no such input", "does not exist"),
+    ],
+)
+def test_clear_messages_for_user_mistakes(
+    customers_run: Path, tmp_path: Path, case: str, expected: str
+) -> None:
+    rows = split_rows(customers_run).drop(columns="label").head(20)
+    source, out, model = tmp_path / "in.csv", tmp_path / "out.parquet", MODEL
+    rows.to_csv(source, index=False)
+    if case == "missing model":
+        model = "models/seed-9"
+    elif case == "incompatible model":
+        folder = tmp_path / "old-model"
+        for name in ("model.pt", "transform.json"):
+            (folder / name).parent.mkdir(exist_ok=True)
+            (folder / name).write_bytes((customers_run / MODEL / name).read_bytes())
+        card = json.loads((customers_run / MODEL / "model.json").read_text())
+        (folder / "model.json").write_text(json.dumps({**card, "format": "dockyard-model/999"}))
+        model = str(folder)
+    elif case == "missing column":
+        rows.drop(columns="plan").to_csv(source, index=False)
+    elif case == "extra column":
+        rows.assign(coupon="x").to_csv(source, index=False)
+    elif case == "unreadable parquet":
+        source = tmp_path / "in.parquet"
+        source.write_bytes(b"this is not parquet")
+    elif case == "ragged csv":
+        source.write_text(source.read_text() + "1,2,3,4,5,6,7,8\n")
+    elif case == "wrong extension":
+        source = tmp_path / "in.xlsx"
+        source.write_bytes(b"PK\x03\x04")
+    elif case == "wrong output extension":
+        out = tmp_path / "out.txt"
+    elif case == "empty csv":
+        source.write_text("")
+    elif case == "header only":
+        source.write_text(",".join(rows.columns) + "\n")
+    elif case == "no such input":
+        source = tmp_path / "nothing.csv"
+    result = dockyard(
+        customers_run, "predict", str(source), "-o", str(out), "--model", model, check=False
+    )
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith("dockyard: error: ")
+    assert not out.exists()
