@@ -78,6 +78,7 @@ LOWER_BOUNDS: dict[str, tuple[float, bool]] = {
     "train.early_stopping.patience": (0, True),
     "train.early_stopping.min_delta": (0.0, True),
     "trainer.num_nodes": (0, False),
+    "data.window": (0, False),
 }
 # Settings that name a class or function to build (`_target_`).
 TARGETS = ("data.source", "model.net", "train.optimizer")
@@ -115,6 +116,9 @@ class DataConfig:
     input: str = MISSING
     # Row count, for generated sources (data=synthetic); None for files and bundled tables.
     rows: int | None = None
+    # For a dataset kept as a folder of batch files (`dockyard data append`): train on the
+    # last N batches only; None trains on all of them.
+    window: int | None = None
     source: dict[str, Any] = MISSING
     target: str = MISSING
     task: str = MISSING
@@ -198,6 +202,8 @@ class Config:
     logger: dict[str, Any] = field(default_factory=dict)
     # the promotion gate's policy (`promotion` group; read by dockyard promote, no stage)
     promotion: dict[str, Any] = field(default_factory=dict)
+    # drift monitoring's settings (`monitor` group; read by dockyard monitor)
+    monitor: dict[str, Any] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- compose
@@ -288,6 +294,8 @@ def _check_values(cfg: DictConfig, source: str) -> None:
             refuse(f"'{key}' is {value!r}, expected one of: {shown}.")
     for key, (low, inclusive) in LOWER_BOUNDS.items():
         value = OmegaConf.select(cfg, key)
+        if value is None:  # an optional setting left unset
+            continue
         if value < low or (value == low and not inclusive):
             word = "0 or more" if inclusive else "positive"
             refuse(f"'{key}' must be {word}, found {value}.")
