@@ -18,8 +18,9 @@ help:
 	@echo "make test    install into $(VENV) with the dev extra if needed, then run the tests"
 	@echo "make lint    ruff check"
 	@echo "make check   lint, params.yaml freshness, tests (what CI runs)"
-	@echo "make bench   the benchmark suite (~6 min): ratios against same-run baselines,"
-	@echo "             written to benchmarks/results.json"
+	@echo "make bench   the benchmark suite (benchmarks/README.md): ratios against same-run"
+	@echo "             baselines, written to benchmarks/results.json;"
+	@echo "             BENCH_ARGS=\"--cases 1,3\" runs some cases"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

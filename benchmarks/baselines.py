@@ -1,8 +1,9 @@
 """Hand-written references that dockyard's code paths are measured against.
 
 Each does the same work as the dockyard path it is compared with, written the way an
-engineer would write it by hand for speed, with nothing else around it. Used by
-`benchmarks/bench.py` (CPU) and `benchmarks/gpu_check.py` (GPU).
+engineer would write it by hand for speed, with nothing else around it. Used by the
+suite's cases (`benchmarks/case_*.py`, run by `bench.py`), `serving.py` and
+`gpu_check.py` (GPU).
 """
 
 from __future__ import annotations

@@ -457,6 +457,32 @@ def serving(project: Path, scratch: Path, with_mlflow: bool = True) -> list[dict
     return out
 
 
+# ----------------------------------------------------------------------------- make bench
+
+
+def _project(work: Path, state: dict[str, Any]) -> Path:
+    """One trained and exported synthetic project, shared by the serving cases of a run."""
+    if "serving_project" not in state:
+        project = trained_project(work / "serving", 100_000)
+        run([*DOCKYARD, "export", "--format", "onnx"], project)
+        state["serving_project"] = project
+    return state["serving_project"]
+
+
+def batch_case(work: Path, state: dict[str, Any], args: Any) -> list[dict]:
+    """Batch prediction from the raw table (validate + transform + predict), 1,000,000 rows
+    vs a hand-written numpy transform + torch forward; predict's peak memory, 10M vs 1M rows."""
+    project = _project(work, state)
+    return batch_throughput(project) + peak_memory(project, work / "serving-memory")
+
+
+def serve_case(work: Path, state: dict[str, Any], args: Any) -> list[dict]:
+    """`dockyard serve` (torch, onnx) under a bounded load test vs MLflow's scoring server."""
+    scratch = work / "serving-mlflow"
+    scratch.mkdir(exist_ok=True)
+    return serving(_project(work, state), scratch, with_mlflow=True)
+
+
 # ----------------------------------------------------------------------------- main
 
 

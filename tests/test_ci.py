@@ -27,6 +27,7 @@ def tool(name: str) -> str:
     return found
 
 
+@pytest.mark.slow  # an external linter
 def test_actionlint_reports_nothing() -> None:
     result = subprocess.run(
         [tool("actionlint"), *sorted(map(str, WORKFLOWS.glob("*.yml")))],
@@ -36,6 +37,7 @@ def test_actionlint_reports_nothing() -> None:
     assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
 
 
+@pytest.mark.slow  # an external linter
 def test_zizmor_reports_nothing() -> None:
     result = subprocess.run(
         [tool("zizmor"), "--offline", "--format", "json", str(WORKFLOWS)],

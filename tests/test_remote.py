@@ -8,6 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from .s3_server import S3Remote, run_s3, s3_remote  # noqa: F401
 
 
@@ -39,6 +41,7 @@ def make_dvc_repo(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # starts an S3 server
 def test_push_wipe_pull_round_trip(s3_remote: S3Remote, tmp_path: Path) -> None:  # noqa: F811
     repo = make_dvc_repo(tmp_path / "repo")
     tracked = ["data", "model.bin"]
@@ -70,6 +73,7 @@ def test_push_wipe_pull_round_trip(s3_remote: S3Remote, tmp_path: Path) -> None:
     assert workspace_hashes(repo, tracked) == before
 
 
+@pytest.mark.slow  # starts an S3 server
 def test_wrong_credentials_are_rejected(s3_remote: S3Remote, tmp_path: Path) -> None:  # noqa: F811
     repo = tmp_path / "repo"
     repo.mkdir()
