@@ -1,0 +1,293 @@
+"""The rules a composed config must meet beyond its types: the tables of choices and
+bounds in `schema`, then the rules that relate two settings. Everything a stage would
+otherwise trip over later is refused here, at compose time and when a stage loads
+params.yaml, with one paragraph saying what to change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from dockyard.config.schema import (
+    CHOICES,
+    DTYPES,
+    LOGGER_PACKAGES,
+    LOWER_BOUNDS,
+    NUMERIC_DTYPES,
+    TARGETS,
+)
+from dockyard.errors import ConfigError
+
+
+def did_you_mean(word: str, options: list[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" Did you mean '{prefix}{close[0]}'?" if close else ""
+
+
+def check_values(cfg: DictConfig, source: str) -> None:
+    """Every rule a composed config must meet: the tables above, then the rules that
+    relate two settings. Everything a stage would otherwise trip over later is here, so
+    `dockyard compose` (and every stage, on load) refuses it with one paragraph."""
+
+    def refuse(message: str) -> None:
+        raise ConfigError(f"{source}: {message}")
+
+    for key, options in CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in options:
+            shown = ", ".join(str(o).lower() if isinstance(o, bool) else str(o) for o in options)
+            refuse(f"'{key}' is {value!r}, expected one of: {shown}.")
+    for key, (low, inclusive) in LOWER_BOUNDS.items():
+        value = OmegaConf.select(cfg, key)
+        if value is None:  # an optional setting left unset
+            continue
+        if value < low or (value == low and not inclusive):
+            word = "0 or more" if inclusive else "positive"
+            refuse(f"'{key}' must be {word}, found {value}.")
+    for key in TARGETS:
+        target = OmegaConf.select(cfg, key + "._target_")
+        if not isinstance(target, str) or "." not in target:
+            refuse(
+                f"'{key}._target_' must name a class or function by its dotted import path "
+                f"(e.g. my_package.nets.MyNet), found {target!r}."
+            )
+    for key in TARGETS:
+        message = _target_exists(key, OmegaConf.select(cfg, key + "._target_"))
+        if message:
+            refuse(message)
+    for rule in _RULES:
+        message = rule(cfg)
+        if message:
+            refuse(message)
+
+
+def _target_exists(key: str, target: str) -> str | None:
+    """Whether a `_target_` can be found, without importing it (imports can take seconds):
+    its top-level package must be installed and, inside dockyard, the module must define it."""
+    import ast
+    import importlib.util
+
+    module, _, name = target.rpartition(".")
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None:
+        return (
+            f"'{key}._target_' is {target!r}, but no package {top!r} is installed. Fix the "
+            "dotted path, or install the package that provides it."
+        )
+    if top != "dockyard":
+        return None
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return f"'{key}._target_' is {target!r}, but there is no module {module!r}."
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    if name not in names:
+        hint = did_you_mean(name, sorted(names), prefix=f"{module}.")
+        return f"'{key}._target_' is {target!r}, but {module} defines no {name!r}.{hint}"
+    return None
+
+
+def _rule_seeds(cfg: DictConfig) -> str | None:
+    seeds = list(cfg.seeds)
+    if not seeds or len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
+        return (
+            "'seeds' must be a non-empty list of distinct non-negative integers (one training "
+            f"run each), found {seeds}. Example: seeds: [0, 1, 2, 3, 4]."
+        )
+    return None
+
+
+def _rule_split(cfg: DictConfig) -> str | None:
+    split = cfg.split
+    for key in ("val_fraction", "test_fraction"):
+        if not 0.0 < split[key] < 1.0:
+            return f"'split.{key}' must be between 0 and 1 (exclusive), found {split[key]}."
+    if split.val_fraction + split.test_fraction >= 1.0:
+        return (
+            "split.val_fraction + split.test_fraction must leave rows to train on (sum < 1), "
+            f"found {split.val_fraction} + {split.test_fraction}."
+        )
+    return None
+
+
+def _rule_loss_fits_task(cfg: DictConfig) -> str | None:
+    task, loss = cfg.data.task, cfg.train.loss
+    if task == "regression" and loss == "cross_entropy":
+        return (
+            f"train.loss is 'cross_entropy', but data={cfg.data.name} is a regression task. "
+            "Use mse, l1, huber or auto."
+        )
+    if task == "classification" and loss not in ("auto", "cross_entropy"):
+        return (
+            f"train.loss is {loss!r}, but data={cfg.data.name} is a classification task, "
+            "which trains with cross_entropy (or auto)."
+        )
+    return None
+
+
+def _rule_monitor(cfg: DictConfig) -> str | None:
+    from dockyard.metrics import CURVE_HIGHER_IS_BETTER, VALIDATION_CURVES
+
+    stopping, task = cfg.train.early_stopping, cfg.data.task
+    logged = VALIDATION_CURVES[task]
+    if stopping.monitor not in logged:
+        return (
+            f"train.early_stopping.monitor is {stopping.monitor!r}, but {task} training logs "
+            f"only {' and '.join(logged)} per epoch. Set it to one of them (in conf/config.yaml "
+            f"or with -S train.early_stopping.monitor={logged[0]})."
+        )
+    wanted = "max" if CURVE_HIGHER_IS_BETTER[stopping.monitor] else "min"
+    if stopping.mode != wanted:
+        return (
+            f"train.early_stopping.mode is {stopping.mode!r}, but {stopping.monitor} is "
+            f"{'higher' if wanted == 'max' else 'lower'}-is-better: early stopping would keep "
+            f"the worst epoch. Set train.early_stopping.mode={wanted}."
+        )
+    return None
+
+
+def _target_spec(cfg: DictConfig) -> tuple[str, Any] | None:
+    target = cfg.data.target
+    for name, spec in cfg.data.schema.columns.items():
+        matches = re.fullmatch(name, target) is not None if spec.regex else name == target
+        if matches:
+            return name, spec
+    return None
+
+
+def _rule_schema(cfg: DictConfig) -> str | None:
+    data = cfg.data
+    where = f"conf/data/{data.name}.yaml"
+    for name, spec in data.schema.columns.items():
+        if spec.dtype not in DTYPES:
+            return (
+                f"'data.schema.columns.{name}.dtype' is {spec.dtype!r}, expected one of: "
+                f"{', '.join(DTYPES)} ({where})."
+            )
+        if spec.regex:
+            try:
+                re.compile(name)
+            except re.error as error:
+                return f"the schema column pattern {name!r} in {where} is not a regex: {error}."
+            if spec.key:
+                return (
+                    f"the schema column {name!r} in {where} is a pattern (regex: true) and a "
+                    "key: name each key column on its own."
+                )
+    found = _target_spec(cfg)
+    if found is None:
+        return (
+            f"data.target is {data.target!r}, but the schema in {where} declares no such "
+            "column. Declare the target under data.schema.columns, or fix data.target."
+        )
+    _, spec = found
+    if spec.key:
+        return f"the target {data.target!r} is marked key: true in {where}; a key is no target."
+    if data.task == "regression" and spec.dtype not in NUMERIC_DTYPES:
+        return (
+            f"data.task is 'regression', but the target {data.target!r} is declared dtype "
+            f"{spec.dtype} in {where}: a regression target must be numeric. Use "
+            "data.task=classification for text labels, or point data.target at a numeric "
+            "column."
+        )
+    return None
+
+
+def _rule_image(cfg: DictConfig) -> str | None:
+    if cfg.model.input != "image":
+        return None
+    shape = cfg.data.image_shape
+    if not shape or len(shape) != 3 or any(int(v) < 1 for v in shape):
+        return (
+            f"model={cfg.model.name} takes image-shaped input, but data={cfg.data.name} "
+            "declares no data.image_shape [channels, height, width] of positive sizes. Choose a "
+            "tabular model (model=mlp or model=linear) or declare the shape."
+        )
+    return None
+
+
+def _rule_devices(cfg: DictConfig) -> str | None:
+    devices = cfg.trainer.devices
+    valid = (
+        (
+            isinstance(devices, int)
+            and not isinstance(devices, bool)
+            and (devices >= 1 or devices == -1)
+        )
+        or devices == "auto"
+        or (
+            isinstance(devices, str)
+            and re.fullmatch(r"-1|\d+|\d+(,\d+)*,?", devices) is not None
+            and devices.strip(",") not in ("0",)
+        )
+        or (
+            OmegaConf.is_list(devices)
+            and len(devices) > 0
+            and all(isinstance(d, int) and d >= 0 for d in devices)
+        )
+    )
+    if not valid:
+        return (
+            f"'trainer.devices' is {devices!r}: Lightning needs at least one device. Use a "
+            "positive count (1), -1 for every visible device, auto, or a list of device "
+            "indices ([0, 1])."
+        )
+    return None
+
+
+def _rule_optimizer(cfg: DictConfig) -> str | None:
+    optimizer = cfg.train.optimizer
+    for key in ("lr", "weight_decay"):
+        own = cfg.train[key]
+        if key not in optimizer:
+            return (
+                f"train.optimizer has no {key!r}: it must read it from train.{key} "
+                f"({key}: ${{train.{key}}}), the one place that setting lives."
+            )
+        if optimizer[key] != own:
+            return (
+                f"train.optimizer.{key} is {optimizer[key]!r} but train.{key} is {own!r}: the "
+                f"optimizer takes {key} from train.{key} (`{key}: ${{train.{key}}}`). Set "
+                f"train.{key} instead, so the two never disagree."
+            )
+    return None
+
+
+def _rule_loggers(cfg: DictConfig) -> str | None:
+    import importlib.util
+
+    for name, entry in (cfg.logger or {}).items():
+        if name not in LOGGER_PACKAGES:
+            return (
+                f"logger.{name} is not one of dockyard's loggers ({', '.join(LOGGER_PACKAGES)}); "
+                "choose them with -S logger=mlflow or -S 'logger=[mlflow,csv]'."
+            )
+        target = OmegaConf.select(entry, "_target_") if OmegaConf.is_config(entry) else None
+        if not isinstance(target, str) or "." not in target:
+            return f"logger.{name}._target_ must name a Lightning logger class, found {target!r}."
+        module, extra = LOGGER_PACKAGES[name]
+        if module and importlib.util.find_spec(module) is None:
+            return (
+                f"logger={name} needs the {module!r} package, which is not installed. Install "
+                f'it with `pip install -e ".[{extra}]"` (or `pip install {module}`), or drop '
+                f"{name} from logger."
+            )
+    return None
+
+
+_RULES = (
+    _rule_seeds,
+    _rule_split,
+    _rule_loss_fits_task,
+    _rule_monitor,
+    _rule_schema,
+    _rule_image,
+    _rule_devices,
+    _rule_optimizer,
+    _rule_loggers,
+)

@@ -1,0 +1,189 @@
+"""The structured config: every key of params.yaml, typed, and the values each accepts.
+
+Defaults live in conf/ only: the dataclasses type the settings and hold no defaults of
+their own (MISSING), so a setting conf/ leaves out is reported, never silently filled.
+They are not registered in Hydra's ConfigStore: DVC composes conf/ in its own process,
+where dockyard is not imported, so the composed result is checked against them instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+# The values each setting accepts (defaults live in conf/; the dataclasses below only type
+# them, so a setting conf/ leaves out is reported as missing, never silently defaulted).
+TASKS = ("classification", "regression")
+LOSSES = ("auto", "cross_entropy", "mse", "l1", "huber")
+MODEL_INPUTS = ("tabular", "image")
+DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "bool", "str", "category")
+NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "bool")
+# Lightning's precision settings dockyard accepts (trainer.precision also takes `auto`).
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+NUMERIC_IMPUTE = ("median", "mean", "zero")
+CATEGORICAL_IMPUTE = ("missing", "most_frequent")
+SCALINGS = ("standard", "none")
+ENCODINGS = ("onehot", "ordinal")
+UNKNOWN_CATEGORY = ("ignore", "error")
+# The extra experiment loggers of the `logger` group and the package each needs.
+LOGGER_PACKAGES = {
+    "mlflow": ("mlflow", "mlflow"),
+    "tensorboard": ("tensorboard", "tensorboard"),
+    "csv": (None, None),
+    "wandb": ("wandb", "wandb"),
+}
+
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "data.task": TASKS,
+    "model.input": MODEL_INPUTS,
+    "model.gpu_precision": PRECISIONS,
+    "trainer.accelerator": ACCELERATORS,
+    "trainer.precision": (*PRECISIONS, "auto"),
+    "trainer.deterministic": (True, False, "auto"),
+    "trainer.capture_step": (False, "auto"),
+    "featurize.numeric_impute": NUMERIC_IMPUTE,
+    "featurize.scale": SCALINGS,
+    "featurize.categorical_impute": CATEGORICAL_IMPUTE,
+    "featurize.encoding": ENCODINGS,
+    "featurize.unknown_category": UNKNOWN_CATEGORY,
+    "train.loss": LOSSES,
+    "train.early_stopping.mode": ("min", "max"),
+}
+# key -> (lowest allowed, whether the lowest is allowed itself)
+LOWER_BOUNDS: dict[str, tuple[float, bool]] = {
+    "train.lr": (0.0, False),
+    "train.epochs": (0, False),
+    "train.batch_size": (0, False),
+    "train.steps_per_call": (0, True),
+    "train.early_stopping.patience": (0, True),
+    "train.early_stopping.min_delta": (0.0, True),
+    "trainer.num_nodes": (0, False),
+    "data.window": (0, False),
+}
+# Settings that name a class or function to build (`_target_`).
+TARGETS = ("data.source", "model.net", "train.optimizer")
+
+
+@dataclass
+class ColumnSpec:
+    """One column (or, with regex, every column whose name matches) of a table."""
+
+    dtype: str = MISSING
+    nullable: bool = False
+    ge: float | None = None
+    le: float | None = None
+    isin: list[Any] | None = None
+    unique: bool = False
+    regex: bool = False
+    # +/-inf in a float column is refused unless allowed here
+    allow_inf: bool = False
+    # an identifier (order id, customer id): checked and carried beside predictions, never
+    # a feature
+    key: bool = False
+
+
+@dataclass
+class SchemaConfig:
+    columns: dict[str, ColumnSpec] = MISSING
+    # strict: a column the schema does not declare is an error.
+    strict: bool = MISSING
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING
+    # The file (or folder) ingest reads; dvc.yaml tracks it as a dependency.
+    input: str = MISSING
+    # Row count, for generated sources (data=synthetic); None for files and bundled tables.
+    rows: int | None = None
+    # For a dataset kept as a folder of batch files (`dockyard data append`): train on the
+    # last N batches only; None trains on all of them.
+    window: int | None = None
+    source: dict[str, Any] = MISSING
+    target: str = MISSING
+    task: str = MISSING
+    image_shape: list[int] | None = None
+    schema: SchemaConfig = MISSING
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    input: str = MISSING
+    # what `trainer.precision: auto` means on a GPU for this model
+    gpu_precision: str = MISSING
+    net: dict[str, Any] = MISSING
+
+
+@dataclass
+class TrainerConfig:
+    accelerator: str = MISSING
+    devices: Any = MISSING
+    strategy: str = MISSING
+    num_nodes: int = MISSING
+    precision: str = MISSING
+    # true | false | auto (true on a CPU, false on a GPU)
+    deterministic: Any = MISSING
+    # the training step as one captured CUDA graph: auto (on a GPU, where the model and
+    # settings allow it; eager otherwise) | false (always eager)
+    capture_step: Any = MISSING
+    enable_progress_bar: bool = MISSING
+
+
+@dataclass
+class FeaturizeConfig:
+    numeric_impute: str = MISSING
+    scale: str = MISSING
+    categorical_impute: str = MISSING
+    encoding: str = MISSING
+    unknown_category: str = MISSING
+
+
+@dataclass
+class SplitConfig:
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
+    stratify: bool = MISSING
+
+
+@dataclass
+class EarlyStoppingConfig:
+    monitor: str = MISSING
+    mode: str = MISSING
+    patience: int = MISSING
+    min_delta: float = MISSING
+
+
+@dataclass
+class TrainConfig:
+    # the learning rate; train.optimizer reads it (`lr: ${train.lr}`), so -S train.lr=...
+    # changes the optimizer, and nothing passes it again at call time
+    lr: float = MISSING
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    steps_per_call: int = MISSING
+    weight_decay: float = MISSING
+    loss: str = MISSING
+    optimizer: dict[str, Any] = MISSING
+    early_stopping: EarlyStoppingConfig = MISSING
+
+
+@dataclass
+class Config:
+    seed: int = MISSING
+    seeds: list[int] = MISSING
+    data: DataConfig = MISSING
+    model: ModelConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    split: SplitConfig = MISSING
+    featurize: FeaturizeConfig = MISSING
+    train: TrainConfig = MISSING
+    # extra experiment loggers beside DVCLive: name -> Lightning logger config (`logger` group)
+    logger: dict[str, Any] = field(default_factory=dict)
+    # the promotion gate's policy (`promotion` group; read by dockyard promote, no stage)
+    promotion: dict[str, Any] = field(default_factory=dict)
+    # drift monitoring's settings (`monitor` group; read by dockyard monitor)
+    monitor: dict[str, Any] = field(default_factory=dict)
