@@ -90,7 +90,11 @@ def test_precision_auto_follows_the_model_on_a_gpu_only() -> None:
         (["+train.lrr=1"], ["'train.lrr'", "Did you mean 'train.lr'?"]),
         (
             ["modle=cnn"],
-            ["'modle'", "Did you mean 'model'?", "config groups: data, logger, model, monitor, promotion, trainer"],
+            [
+                "'modle'",
+                "Did you mean 'model'?",
+                "config groups: data, logger, model, monitor, promotion, trainer",
+            ],
         ),
         (["train.lr=fast"], ["'train.lr'", "wrong type", "float"]),
         (["train.epochs=0"], ["'train.epochs'", "positive"]),
