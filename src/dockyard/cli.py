@@ -33,6 +33,7 @@ def _compose(args: argparse.Namespace) -> int:
     root = Path(args.root)
     params_path = root / PARAMS_FILE
     text = compose_params(args.overrides, root)
+    _check_policies(text)
     if args.check:
         current = params_path.read_text(encoding="utf-8") if params_path.is_file() else ""
         if current == text:
@@ -65,6 +66,17 @@ def _compose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_policies(params_text: str) -> None:
+    """The sections only the registry and the monitor read, checked where they are given:
+    a policy compose accepts never fails `dockyard promote` or `dockyard monitor` later."""
+    import yaml
+
+    from dockyard.registry.policy import check_policy
+
+    params = yaml.safe_load(params_text) or {}
+    check_policy(params.get("promotion") or {}, source="conf/promotion (params.yaml: promotion)")
+
+
 def _use(args: argparse.Namespace) -> int:
     from dockyard.config import PARAMS_FILE, compose_params, set_default, write_params
 
@@ -79,7 +91,9 @@ def _use(args: argparse.Namespace) -> int:
             )
         previous = set_default(group, option, root)
         changes.append(f"{group}: {previous} -> {option}")
-    write_params(compose_params([], root), root / PARAMS_FILE)
+    text = compose_params([], root)
+    _check_policies(text)
+    write_params(text, root / PARAMS_FILE)
     print(f"conf/config.yaml defaults: {'; '.join(changes)}. Rewrote params.yaml.")
     print("Commit both (git add conf/config.yaml params.yaml); then `dvc repro`.")
     return 0
@@ -360,9 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _project_commands(commands, root)
+    from dockyard.registry.commands import add_commands as registry_commands
     from dockyard.serve.commands import add_commands as serve_commands
 
     serve_commands(commands)
+    registry_commands(commands, root)
     _review_commands(commands, root)
     return parser
 

@@ -14,11 +14,37 @@ from dockyard.errors import DockyardError
 DEFAULT_MODEL = "models/seed-0"
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from dockyard.serve.batch import predict_file, summary_line
+def _scorer(args: argparse.Namespace) -> object:
+    """The model `--model` names (a folder, or NAME@vX.Y.Z / NAME@STAGE through the
+    registry: the exact registered folder, fetched by DVC when the workspace lacks it)."""
     from dockyard.serve.scoring import Scorer
 
-    scorer = Scorer(args.model, runtime=args.runtime, onnx_file=args.onnx, threads=args.threads)
+    folder, registered = args.model, None
+    if _is_registry_spec(args.model):
+        from dockyard.registry.resolve import materialize, resolve_spec
+
+        resolved = resolve_spec(args.model)
+        folder, registered = str(materialize(resolved, ".")), resolved
+    scorer = Scorer(folder, runtime=args.runtime, onnx_file=args.onnx, threads=args.threads)
+    if registered is not None:  # the version is the registry's, whatever the workspace holds
+        scorer.version.update(
+            registered=f"{registered.name}@{registered.version}",
+            asked_for=args.model,
+            git_commit=registered.info.commit,
+        )
+    return scorer
+
+
+def _is_registry_spec(spec: str) -> bool:
+    from pathlib import Path
+
+    return ("@" in spec or "#" in spec) and not Path(spec).exists()
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from dockyard.serve.batch import predict_file, summary_line
+
+    scorer = _scorer(args)
     result = predict_file(
         scorer, args.input, args.output, invalid=args.invalid, batch_rows=args.batch_rows
     )
@@ -30,11 +56,10 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from dockyard.serve.app import create_app
-    from dockyard.serve.scoring import Scorer
 
     if args.max_body_bytes < 1:
         raise DockyardError(f"--max-body-bytes must be at least 1, got {args.max_body_bytes}.")
-    scorer = Scorer(args.model, runtime=args.runtime, onnx_file=args.onnx, threads=args.threads)
+    scorer = _scorer(args)
     app = create_app(scorer, max_body_bytes=args.max_body_bytes)
     print(
         f"serving {args.model} ({scorer.task}, runtime {scorer.runtime.name}) on "
@@ -56,6 +81,10 @@ def _serve(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from dockyard.serve.onnx import export_onnx
 
+    if _is_registry_spec(args.model):
+        from dockyard.registry.resolve import resolve_model
+
+        args.model = str(resolve_model(args.model))
     path = export_onnx(args.model, args.output)
     print(
         f"Wrote {path} (from {args.model}; the transform stays in "
@@ -78,7 +107,8 @@ def _model_options(parser: argparse.ArgumentParser, runtime: bool = True) -> Non
     parser.add_argument(
         "--model",
         default=DEFAULT_MODEL,
-        help=f"the model folder written by the train stage (default: {DEFAULT_MODEL})",
+        help="the model: a folder written by the train stage, or a registered version "
+        f"(NAME@vX.Y.Z, NAME@STAGE such as model@prod; default: {DEFAULT_MODEL})",
     )
     if runtime:
         parser.add_argument(
