@@ -13,6 +13,9 @@ shuffled permutation, the way a hand-written loop does.
   and takes every `world_size`-th row from its rank on, truncated to equal shares, so
   the processes see disjoint rows and the same number of steps. The process group is
   read when iteration starts, so one object serves one process or many.
+- Row indices only: with `rows_only` set (by a training step captured in a CUDA graph,
+  which gathers its batches from the resident table itself) each batch is the index
+  tensor of its rows, in the same order.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class TensorBatches:
         self.shuffle = shuffle
         self.seed = int(seed)
         self.epoch = 0
+        self.rows_only = False
 
     @property
     def device(self) -> torch.device:
@@ -69,13 +73,13 @@ class TensorBatches:
         self.labels = self.labels.to(device)
         return self
 
-    def _rows(self) -> int:
+    def rows_per_epoch(self) -> int:
         """Rows this process sees per epoch."""
         _, world = _world()
         return len(self.labels) // world if world > 1 else len(self.labels)
 
     def __len__(self) -> int:
-        return -(-self._rows() // self.batch_size)
+        return -(-self.rows_per_epoch() // self.batch_size)
 
     def _order(self) -> torch.Tensor | None:
         """This process's row order for the current epoch (None: all rows, in order)."""
@@ -93,10 +97,16 @@ class TensorBatches:
             order = order[rank::world][: n // world]
         return order.to(self.device, non_blocking=True)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Any]:
         order = self._order()
         self.epoch += 1
         size = self.batch_size
+        if self.rows_only:
+            if order is None:
+                order = torch.arange(len(self.labels), device=self.device)
+            for start in range(0, len(order), size):
+                yield order[start : start + size]
+            return
         if order is None:
             for start in range(0, len(self.labels), size):
                 yield self.features[start : start + size], self.labels[start : start + size]

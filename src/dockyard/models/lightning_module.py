@@ -7,10 +7,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Checkpoint
 from torch import nn
 from torch.nn import functional as F
 
 from dockyard.metrics import TRAIN_LOSS, VALIDATION_CURVES
+from dockyard.models import capture
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -39,6 +41,11 @@ class TabularTask(pl.LightningModule):
     the result are those of one step per call; Lightning's per-call overhead (hooks,
     closures, progress bar) is paid once per chunk. Under DDP the train stage passes
     chunks of one batch (each backward must follow its own forward there).
+
+    With `capture_step="auto"` on a GPU, where the settings allow it (see
+    `dockyard.models.capture`), the chunks are row indices instead and each step is
+    replayed from a CUDA graph that gathers its batch from the resident table.
+    `step_path` says which ran: "captured" or "eager (reason)".
     """
 
     def __init__(
@@ -49,6 +56,7 @@ class TabularTask(pl.LightningModule):
         task: str,
         loss: str,
         batch_size: int | None = None,
+        capture_step: bool | str = False,
     ) -> None:
         super().__init__()
         self.net = net
@@ -56,17 +64,31 @@ class TabularTask(pl.LightningModule):
         self.task = task
         self.loss_fn = LOSSES[resolve_loss(loss, task)]
         self.batch_size = batch_size
+        self.capture_step = capture_step
         self.automatic_optimization = False
+        self._graphed: capture.GraphedStep | None = None
+        self._eager_path = capture.describe(capture.setting_reason(capture_step, "cpu", "", ""))
+        self._announced = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
         return out.squeeze(-1) if self.task == "regression" else out
 
+    @property
+    def step_path(self) -> str:
+        """The training step that ran: "captured" or "eager (reason)"."""
+        return self._graphed.status if self._graphed is not None else self._eager_path
+
     def on_train_epoch_start(self) -> None:
         # The epoch's loss is summed on the device and logged once at the epoch's end:
         # `self.log` on every step costs as much as the step itself for small networks,
-        # and reading the value back each step would add a host sync on a GPU.
-        self._loss_sum = torch.zeros((), device=self.device)
+        # and reading the value back each step would add a host sync on a GPU. Zeroed in
+        # place: a captured step adds to this very tensor.
+        total = getattr(self, "_loss_sum", None)
+        if total is not None and total.device == self.device:
+            total.zero_()
+        else:
+            self._loss_sum = torch.zeros((), device=self.device)
         self._rows = 0
 
     def on_train_start(self) -> None:
@@ -91,7 +113,80 @@ class TabularTask(pl.LightningModule):
             return None
         return progress
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], _: int) -> None:
+    def plan_step(self, table: Any, resident: bool) -> None:
+        """Choose eager or captured steps once the tables have found their device (called by
+        ResidentTables at the start of fit). Captured steps take row indices from `table`
+        and gather the batches from its tensors inside the graph."""
+        trainer = self.trainer
+        reason = capture.eager_reason(
+            setting=self.capture_step,
+            device_type=self.device.type,
+            strategy=_strategy_name(trainer),
+            precision=str(trainer.precision),
+            resident=resident,
+            optimizer=_raw_optimizer(self.optimizers()),
+            rows=table.rows_per_epoch(),
+            batch_size=self.batch_size,
+            counter=self._direct_steps() is not None,
+        )
+        if reason is not None:
+            self._eager_path = capture.describe(reason)
+            self._announce(self._eager_path)
+            return
+        self.use_rows(table)
+
+    def use_rows(self, table: Any) -> None:
+        """Take row indices from `table` and gather each batch from its tensors inside the
+        step, captured in a CUDA graph where the device allows it (elsewhere every step runs
+        eagerly over the same rows, in the same order). Needs one process and no gradient
+        scaler: the steps advance Lightning's step counter directly."""
+        if self._direct_steps() is None:
+            raise RuntimeError("steps from row indices need one process and no gradient scaler")
+        self._table = (table.features, table.labels)
+        self._loss_sum = torch.zeros((), device=self.device)
+        table.rows_only = True
+        self._graphed = capture.GraphedStep(
+            self._step_rows,
+            _raw_optimizer(self.optimizers()),
+            self.batch_size,
+            self.device,
+            on_settled=self._announce,
+        )
+
+    def _announce(self, path: str) -> None:
+        """Say once, on a GPU, which step runs (on a CPU it is always eager)."""
+        if self._announced or self.device.type != "cuda" or not self.trainer.is_global_zero:
+            return
+        self._announced = True
+        print(f"train: training step {path}", flush=True)
+
+    def _step_rows(self, rows: torch.Tensor) -> None:
+        """One whole step on the batch `rows` of the resident table: what the graph captures."""
+        features, labels = self._table
+        loss = self.loss_fn(self.forward(features[rows]), labels[rows])
+        optimizer = self._graphed.optimizer
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        self._loss_sum.add_(loss.detach(), alpha=len(rows))
+
+    def on_train_end(self) -> None:
+        if self._graphed is not None:
+            self._graphed.finish()
+
+    def _count_steps(self, rows: int, size: int) -> None:
+        steps = -(-rows // size)
+        if steps > 1:
+            # Lightning counts the logging step (the x axis of the curves) per call; count
+            # every optimizer step instead, so curves do not depend on steps_per_call.
+            loop = self.trainer.fit_loop.epoch_loop
+            if hasattr(loop, "_batches_that_stepped"):
+                loop._batches_that_stepped += steps - 1
+
+    def training_step(self, batch: Any, _: int) -> None:
+        if self._graphed is not None:
+            self._graphed_steps(batch)
+            return
         x, y = batch
         optimizer = self.optimizers()
         direct = getattr(self, "_direct", None)
@@ -112,13 +207,20 @@ class TabularTask(pl.LightningModule):
                 optimizer.step()
             total.add_(loss.detach(), alpha=len(rows_y))  # one op, no host sync
         self._rows += len(y)
-        steps = -(-len(y) // size)
-        if steps > 1:
-            # Lightning counts the logging step (the x axis of the curves) per call; count
-            # every optimizer step instead, so curves do not depend on steps_per_call.
-            loop = self.trainer.fit_loop.epoch_loop
-            if hasattr(loop, "_batches_that_stepped"):
-                loop._batches_that_stepped += steps - 1
+        self._count_steps(len(y), size)
+
+    def _graphed_steps(self, rows: torch.Tensor) -> None:
+        """Steps over a chunk of row indices: full batches replay the graph, a partial
+        last batch runs eagerly (GraphedStep decides)."""
+        size = self.batch_size
+        progress = self._direct
+        step = self._graphed
+        for start in range(0, len(rows), size):
+            step(rows[start : start + size])
+            progress.increment_ready()
+            progress.increment_completed()
+        self._rows += len(rows)
+        self._count_steps(len(rows), size)
 
     def on_train_epoch_end(self) -> None:
         mean = self._loss_sum / max(self._rows, 1)
@@ -148,39 +250,74 @@ class TabularTask(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # Every setting comes from `train.optimizer` (lr and weight_decay included); the
-        # only addition is `fused` on CUDA, and only where the config left it unset.
+        # only additions are `fused` on CUDA and `capturable` where the step may be
+        # captured in a CUDA graph, each only where the config left it unset.
         extra = {}
-        if self.device.type == "cuda" and _takes_fused(self.optimizer_factory):
+        if self.device.type == "cuda" and _takes(self.optimizer_factory, "fused"):
             extra["fused"] = True  # one kernel for every parameter's update, not one each
+        if _takes(self.optimizer_factory, "capturable") and self._may_capture():
+            extra["capturable"] = True  # step counters stay on the GPU: no reads back
         return self.optimizer_factory(self.parameters(), **extra)
 
+    def _may_capture(self) -> bool:
+        trainer = self.trainer
+        return (
+            capture.setting_reason(
+                self.capture_step,
+                self.device.type,
+                _strategy_name(trainer),
+                str(trainer.precision),
+            )
+            is None
+        )
 
-def _takes_fused(factory: OptimizerFactory) -> bool:
-    """Whether the optimizer accepts `fused` and the config left it unset."""
+
+def _takes(factory: OptimizerFactory, argument: str) -> bool:
+    """Whether the optimizer accepts `argument` and the config left it unset."""
     import inspect
 
-    if "fused" in getattr(factory, "keywords", {}):
+    if argument in getattr(factory, "keywords", {}):
         return False
     try:
-        return "fused" in inspect.signature(factory).parameters
+        return argument in inspect.signature(factory).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _raw_optimizer(optimizer: Any) -> torch.optim.Optimizer:
+    """The torch optimizer inside Lightning's wrapper (the first, if several)."""
+    if isinstance(optimizer, list | tuple):
+        optimizer = optimizer[0]
+    return getattr(optimizer, "optimizer", optimizer)
+
+
+def _strategy_name(trainer: pl.Trainer) -> str:
+    """'single_device', 'ddp', 'fsdp', ... (DDP's class names no `strategy_name`)."""
+    strategy = trainer.strategy
+    name = getattr(strategy, "strategy_name", None)
+    return str(name or type(strategy).__name__.removesuffix("Strategy").lower())
 
 
 class ResidentTables(pl.Callback):
     """Moves the training and validation tables onto the GPU once, when they fit.
 
     Batches are then cut on the device (no host-to-device copy per batch). Tables that do
-    not fit stay in host memory and each batch is copied as usual."""
+    not fit stay in host memory and each batch is copied as usual. The first table is the
+    training table: once its place is settled, the module chooses eager or captured steps
+    (`TabularTask.plan_step`)."""
 
     def __init__(self, *tables: Any) -> None:
         self.tables = tables
         self.resident = False
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._place(pl_module.device)
+        if isinstance(pl_module, TabularTask):
+            pl_module.plan_step(self.tables[0], self.resident)
+
+    def _place(self, device: torch.device) -> None:
         from dockyard.models.batches import resident_fits
 
-        device = pl_module.device
         if device.type != "cuda":
             return
         if resident_fits(list(self.tables), device):
@@ -189,3 +326,35 @@ class ResidentTables(pl.Callback):
             self.resident = True
         else:
             print("train: the table does not fit in GPU memory; batches are copied one by one")
+
+
+class BestWeights(Checkpoint):
+    """Keeps the network's weights from the best validation epoch, in memory.
+
+    What a best-only ModelCheckpoint would write to a file at each improvement and read
+    back after training, without the file: a copy on the network's own device (on a GPU a
+    device-to-device copy, no serialisation). The same rules as ModelCheckpoint with
+    `save_top_k=1`: the first validated epoch is kept, later ones only when strictly
+    better, and a NaN counts as the worst score. A Checkpoint to Lightning, so it runs
+    after the module has logged the epoch's metrics (and Lightning adds no checkpoint of
+    its own)."""
+
+    def __init__(self, monitor: str, mode: str) -> None:
+        self.monitor = monitor
+        self.mode = mode
+        self.best_score: torch.Tensor | None = None
+        self.best_epoch: int | None = None
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        current = trainer.callback_metrics.get(self.monitor)
+        if current is None:
+            return
+        current = current.detach()
+        if torch.isnan(current):
+            current = torch.tensor(float("inf" if self.mode == "min" else "-inf"))
+        better = torch.lt if self.mode == "min" else torch.gt
+        if self.best_score is None or bool(better(current.cpu(), self.best_score.cpu())):
+            self.best_score = current
+            self.best_epoch = trainer.current_epoch
+            self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}

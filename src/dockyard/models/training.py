@@ -2,8 +2,8 @@
 
 `fit` is what the train stage calls (and the benchmarks and tests call directly): it
 builds the network from `model.net`, the optimizer from `train.optimizer`, batches that
-are slices of resident tensors, and a Trainer with early stopping and a best-weights
-checkpoint, and returns the best weights with a summary of the run.
+are slices of resident tensors, and a Trainer with early stopping and an in-memory copy
+of the best epoch's weights, and returns those weights with a summary of the run.
 """
 
 from __future__ import annotations
@@ -86,18 +86,27 @@ def many_processes(cfg: DictConfig) -> bool:
     )
 
 
+GPU_MIN_STEPS = 64  # per call on a GPU: Lightning's ~1 ms per call under 2% of eager steps
+GPU_MAX_ROWS_FROM_MIN_STEPS = 1 << 21  # ...but that floor never gathers over ~2M rows a call
+
+
 def steps_per_call(cfg: DictConfig) -> int:
     """Optimizer steps per call of training_step: `train.steps_per_call`, or with 0 (auto)
     enough batches for about 8,192 rows (32,768 on a GPU, where a step is cheaper), so
-    Lightning's fixed per-call cost stays a small share of the work. Always 1 with more
-    than one process (DDP). The result does not depend on it: the same batches, in the
-    same order, give the same weights."""
+    Lightning's fixed per-call cost stays a small share of the work. On a GPU at least 64
+    steps (fewer only past ~2M rows a call): a GPU step costs about the same whatever the
+    batch size, so Lightning's per-call cost must be spread over steps, not rows. Always 1
+    with more than one process (DDP). The result does not depend on it: the same batches,
+    in the same order, give the same weights."""
     if many_processes(cfg):
         return 1
     if cfg.train.steps_per_call > 0:
         return int(cfg.train.steps_per_call)
-    rows = 32_768 if on_gpu(cfg) else 8192
-    return max(1, rows // cfg.train.batch_size)
+    batch = cfg.train.batch_size
+    if not on_gpu(cfg):
+        return max(1, 8192 // batch)
+    floor = min(GPU_MIN_STEPS, GPU_MAX_ROWS_FROM_MIN_STEPS // batch)
+    return max(1, 32_768 // batch, floor)
 
 
 def _trainer_arguments(cfg: DictConfig, deterministic: bool) -> dict[str, Any]:
@@ -115,6 +124,7 @@ def fit(
     n_outputs: int,
     log_dir: str,
     seed: int | None = None,
+    hparams: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train on featurized arrays; return the best weights, training summary and device.
 
@@ -127,10 +137,10 @@ def fit(
     import pytorch_lightning as pl
     import torch
     from hydra.utils import instantiate
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.callbacks import EarlyStopping
 
     from dockyard.models.batches import TensorBatches
-    from dockyard.models.lightning_module import ResidentTables, TabularTask
+    from dockyard.models.lightning_module import BestWeights, ResidentTables, TabularTask
     from dockyard.models.loggers import build_loggers
     from dockyard.models.nets import build_model, count_parameters
     from dockyard.provenance import describe_device
@@ -138,6 +148,9 @@ def fit(
     _quiet_lightning()
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+    # a capturable optimizer also runs a few eager steps (warm-up, partial batches); fused
+    # AdamW runs the same kernel either way
+    warnings.filterwarnings("ignore", message=".*capturable=True.*without CUDA graph capture.*")
     stopping = cfg.train.early_stopping
     task = cfg.data.task
     if task == "classification" and n_outputs < 2:
@@ -159,6 +172,7 @@ def fit(
         task=task,
         loss=cfg.train.loss,
         batch_size=cfg.train.batch_size,
+        capture_step=cfg.trainer.capture_step,
     )
     steps = steps_per_call(cfg)
     train_batches = TensorBatches(
@@ -171,21 +185,15 @@ def fit(
     val_batches = TensorBatches(
         torch.from_numpy(x_val),
         torch.from_numpy(y_val),
-        # validation batches as large as a training call: no gradients to keep, and each
-        # batch costs Lightning's per-call overhead
-        max(cfg.train.batch_size * steps, 1024),
+        # validation batches as large as a training call (no gradients to keep, and each
+        # batch costs Lightning's per-call overhead), up to 65,536 rows of activations
+        min(max(cfg.train.batch_size * steps, 1024), max(cfg.train.batch_size, 65_536)),
         shuffle=False,
     )
-    loggers = build_loggers(cfg, log_dir, seed)
+    loggers = build_loggers(cfg, log_dir, seed, hparams)
     with tempfile.TemporaryDirectory(prefix="dockyard-ckpt-") as ckpt_dir:
-        checkpoint = ModelCheckpoint(
-            dirpath=ckpt_dir,
-            filename="best",
-            monitor=stopping.monitor,
-            mode=stopping.mode,
-            save_top_k=1,
-            save_weights_only=True,
-        )
+        # the best epoch's weights, kept in memory: no file written and read back per epoch
+        best = BestWeights(monitor=stopping.monitor, mode=stopping.mode)
         early_stopping = EarlyStopping(
             monitor=stopping.monitor,
             mode=stopping.mode,
@@ -197,26 +205,26 @@ def fit(
             **_trainer_arguments(cfg, deterministic),
             max_epochs=cfg.train.epochs,
             logger=loggers.lightning or False,
-            callbacks=[checkpoint, early_stopping, resident],
+            callbacks=[best, early_stopping, resident],
             log_every_n_steps=1,
             enable_model_summary=False,
             default_root_dir=ckpt_dir,
         )
         trainer.fit(module, train_batches, val_batches)
         if not trainer.is_global_zero:
-            # under DDP every process trains; only rank 0 reads the best checkpoint and
+            # under DDP every process trains; only rank 0 returns the best weights and
             # writes the outputs, so files are written once
             return {"is_global_zero": False}
-        best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
-        module.load_state_dict(best["state_dict"])
+        module.load_state_dict(best.state)
         training = {
             "epochs_run": int(trainer.current_epoch),
-            "best_epoch": int(best.get("epoch", trainer.current_epoch - 1)) + 1,  # 1-based
+            "best_epoch": best.best_epoch + 1,  # 1-based
             "monitor": stopping.monitor,
-            "best_score": float(checkpoint.best_model_score),
+            "best_score": float(best.best_score),
         }
         device = describe_device(trainer)
         device["deterministic"] = deterministic
+        device["step"] = module.step_path  # "captured" or "eager (reason)"
         if device["type"] == "cuda":
             device["table_resident"] = resident.resident
 
