@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from dockyard.errors import DockyardError, fail
+from dockyard.errors import DockyardError
 
 FLOW = """\
 the flow:
