@@ -38,6 +38,7 @@ CASES: dict[int, str] = {
     6: "case_memory",
     7: "serving:batch_case",
     8: "serving:serve_case",
+    9: "case_drift",
 }
 CaseFunction = Callable[[Path, dict[str, Any], argparse.Namespace], list[Row]]
 

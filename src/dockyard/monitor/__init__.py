@@ -1,0 +1,1 @@
+"""Monitoring a model after release: drift statistics and their verdicts."""
