@@ -49,7 +49,11 @@ _MISSING = object()
 def git_problems(root: Path) -> list[str]:
     if git.head(root) is None:
         return ["the repository has no commit yet: commit the project and its pipeline outputs."]
-    dirty = git.dirty_paths(root)
+    from dockyard.paths import RUNS_DIR
+
+    # run facts (seconds, latency) change on every run and describe no model: a re-run
+    # that reproduced the same model leaves only those, and the commit still names it
+    dirty = [p for p in git.dirty_paths(root) if not p.startswith(f"{RUNS_DIR}/")]
     if dirty:
         return [
             f"the git workspace has uncommitted changes ({_listed(dirty)}): a version names a "
