@@ -71,10 +71,13 @@ def _check_policies(params_text: str) -> None:
     a policy compose accepts never fails `dockyard promote` or `dockyard monitor` later."""
     import yaml
 
+    from dockyard.monitor.policy import check_monitor_policy, check_window
     from dockyard.registry.policy import check_policy
 
     params = yaml.safe_load(params_text) or {}
     check_policy(params.get("promotion") or {}, source="conf/promotion (params.yaml: promotion)")
+    check_monitor_policy(params.get("monitor") or {}, source="conf/monitor (params.yaml: monitor)")
+    check_window(params.get("data") or {}, source="conf/data (params.yaml: data)")
 
 
 def _use(args: argparse.Namespace) -> int:
@@ -278,6 +281,9 @@ def _project_commands(commands: argparse._SubParsersAction, root: argparse.Argum
         help="also make it the default dataset (dockyard use data=NAME) and rewrite params.yaml",
     )
     add.add_argument("--force", action="store_true", help="replace an existing conf/data/NAME.yaml")
+    from dockyard.monitor.commands import add_append_parser
+
+    add_append_parser(data_commands, root)
 
 
 def _review_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentParser) -> None:
@@ -374,11 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _project_commands(commands, root)
+    from dockyard.monitor.commands import add_commands as monitor_commands
     from dockyard.registry.commands import add_commands as registry_commands
     from dockyard.serve.commands import add_commands as serve_commands
 
     serve_commands(commands)
     registry_commands(commands, root)
+    monitor_commands(commands, root)
     _review_commands(commands, root)
     return parser
 

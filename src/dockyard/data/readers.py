@@ -4,6 +4,12 @@ The fast path is pyarrow's multi-threaded CSV reader. Only when it fails (or the
 result looks wrong) does the slow diagnostic path run: it re-reads the file with
 Python's csv module to name the offending line numbers, so good files never pay
 for the diagnostics.
+
+A dataset may also be a folder of batch files (one per day or week, `dockyard data
+append`): `batch_files` lists them in name order, `read_batches` reads and stacks them
+and records each batch's row count in the table's attrs (`BATCH_ROWS_ATTR`), which the
+Parquet file keeps, so the data report can show them without a batch column that could
+become a feature.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ import pandas as pd
 from dockyard.errors import DataError
 
 FORMATS = ("csv", "parquet")
+# File names a batch folder may hold (hidden files, such as DVC's, are skipped).
+BATCH_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+# table.attrs key: {batch file name: rows}, in batch order
+BATCH_ROWS_ATTR = "batch_rows"
 _MAGIC = {
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
@@ -185,3 +195,93 @@ def _diagnose_csv(path: Path, delimiter: str, reason: str) -> DataError:
             "value), or quote fields that contain the delimiter."
         )
     return DataError(f"{path} could not be parsed as CSV: {reason.strip().splitlines()[0]}")
+
+
+# ----------------------------------------------------------------------------- batch folders
+
+
+def batch_files(folder: str | Path, format: str | None = None) -> list[Path]:
+    """The batch files of a folder in name order (the order batches arrived: name them by
+    date, 2024-06-01.csv); DataError when it holds anything else or nothing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(
+            f"The batch folder {folder} does not exist. If DVC tracks it, run `dvc pull` "
+            "(or `dvc checkout`); otherwise fix data.input in its conf/data file."
+        )
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    others = [p.name for p in entries if not p.is_file() or p.suffix.lower() not in BATCH_SUFFIXES]
+    if others:
+        raise DataError(
+            f"The batch folder {folder} holds {', '.join(others[:5])}, which "
+            f"{'is' if len(others) == 1 else 'are'} no CSV or Parquet batch file "
+            f"({', '.join(BATCH_SUFFIXES)}). Move {'it' if len(others) == 1 else 'them'} "
+            "out of the folder: every file in it is a batch of the dataset."
+        )
+    if not entries:
+        raise DataError(
+            f"The batch folder {folder} is empty. Put at least one CSV or Parquet batch in it "
+            "(`dockyard data append NAME FILE` adds one)."
+        )
+    formats = {BATCH_SUFFIXES[p.suffix.lower()] for p in entries}
+    if format is not None:
+        formats.add(detect_format(entries[0], format))
+    if len(formats) > 1:
+        raise DataError(
+            f"The batch folder {folder} mixes CSV and Parquet files "
+            f"({', '.join(p.name for p in entries[:6])}); every batch of a dataset has one "
+            "format, so they read alike. Convert the odd ones out."
+        )
+    return entries
+
+
+def read_batches(
+    files: list[Path],
+    format: str | None = None,
+    delimiter: str = ",",
+    names: list[str] | None = None,
+) -> pd.DataFrame:
+    """Batch files read and stacked in the given order. Every batch must have the first
+    one's columns; categorical columns stay categorical across batches. Each batch's row
+    count is kept in `table.attrs[BATCH_ROWS_ATTR]` under its name (`names`, default the
+    file names)."""
+    if not files:
+        raise DataError("No batch files to read: the batch window selects none.")
+    names = names or [f.name for f in files]
+    tables = [read_table(f, format=format, delimiter=delimiter) for f in files]
+    first = [str(c) for c in tables[0].columns]
+    for file, table in zip(files[1:], tables[1:], strict=True):
+        columns = [str(c) for c in table.columns]
+        if set(columns) != set(first):
+            missing = [c for c in first if c not in columns]
+            extra = [c for c in columns if c not in first]
+            raise DataError(
+                f"The batch {file} does not have the columns of {files[0].name}: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"it lacks {', '.join(map(repr, missing))}" if missing else "",
+                        f"it adds {', '.join(map(repr, extra))}" if extra else "",
+                    )
+                    if part
+                )
+                + ". Every batch of a dataset has the same columns: fix the file, or register "
+                "a new dataset for the new layout (dockyard data add)."
+            )
+    if len(tables) == 1:
+        table = tables[0]
+    else:
+        categorical = {
+            c for t in tables for c in t.columns if isinstance(t[c].dtype, pd.CategoricalDtype)
+        }
+        aligned = [
+            t[first].astype({c: object for c in categorical}) if categorical else t[first]
+            for t in tables
+        ]
+        table = pd.concat(aligned, ignore_index=True)
+        for column in categorical:
+            table[column] = table[column].astype("category")
+    table.attrs[BATCH_ROWS_ATTR] = {
+        name: int(len(t)) for name, t in zip(names, tables, strict=True)
+    }
+    return table

@@ -1,9 +1,12 @@
-"""`dockyard data add`: put a user's table under DVC and draft its config and schema.
+"""`dockyard data add` and `dockyard data append`: put a user's table (one file, or a
+folder of batch files) under DVC, draft its config and schema, and add batches later.
 
 The draft (conf/data/NAME.yaml) is meant to be read and edited by a person: it holds
 the source, target, task and an inferred schema (dtype, nullable, ranges with a
 margin, categories of low-cardinality text, target classes), which the validate stage
-then enforces on every future version of the file.
+then enforces on every future version of the file. A folder's batches are read in name
+order; `data.window` picks the newest N to train on, and `append_batch` refuses a batch
+exactly as ingest would, before anything in the folder or its .dvc pointer changes.
 """
 
 from __future__ import annotations
@@ -21,13 +24,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from dockyard.data.readers import detect_format, read_table
+from dockyard.data.readers import batch_files, detect_format, read_batches, read_table
 from dockyard.errors import DataError
 from dockyard.io import plain
 
 MAX_CATEGORIES = 50
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
 RANGE_MARGIN = 0.1
+# A batch folder's ranges get the observed range again on each side: later batches may
+# move (the monitor reports by how much) and must still pass; sentinels such as -999 or
+# 1e9 still fail.
+BATCH_RANGE_MARGIN = 1.0
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Registration:
     task: str
     task_reason: str
     notes: list[str]
+    batches: int = 0  # batch files of a folder (0 for a single file)
 
 
 def add_dataset(
@@ -61,9 +69,13 @@ def add_dataset(
             f"conf/data/{name}.yaml already exists. Choose another --name, or pass --force to "
             "replace it with a fresh draft."
         )
-    fmt = detect_format(file)
-    delimiter = _sniff_delimiter(file) if fmt == "csv" else ","
-    table = read_table(file, format=fmt, delimiter=delimiter)
+    files = batch_files(file) if file.is_dir() else [file]
+    fmt = detect_format(files[0])
+    delimiter = _sniff_delimiter(files[0]) if fmt == "csv" else ","
+    if file.is_dir():
+        table = read_batches(files, format=fmt, delimiter=delimiter)
+    else:
+        table = read_table(file, format=fmt, delimiter=delimiter)
     if target not in table.columns:
         close = difflib.get_close_matches(target, [str(c) for c in table.columns], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -82,34 +94,65 @@ def add_dataset(
             "is read (data.source.drop_columns); remove them from that list once they hold "
             "values, and add them to the schema"
         )
+    margin = RANGE_MARGIN
+    if file.is_dir():
+        margin = BATCH_RANGE_MARGIN
+        notes.append(
+            f"{relative} is a folder of {len(files)} batch file(s), read in name order: name "
+            "later batches so they sort last (dates: 2024-06-01.csv) and add them with "
+            f"`dockyard data append {name} FILE`. data.window: null trains on every batch; "
+            "window: N on the newest N"
+        )
+        notes.append(
+            "numeric ranges carry the observed range again as margin on each side: later "
+            "batches may move (dockyard monitor reports drift) and must still pass; narrow "
+            "them where you know the true bounds"
+        )
     config = {
         "name": name,
         "input": relative,
+        **({"window": None} if file.is_dir() else {}),
         "source": {
             "_target_": "dockyard.data.sources.table_file",
             "path": "${data.input}",
             "format": fmt,
             **({"delimiter": delimiter} if fmt == "csv" else {}),
             **({"drop_columns": empty} if empty else {}),
+            **({"window": "${data.window}"} if file.is_dir() else {}),
         },
         "target": target,
         "task": task,
         "image_shape": None,
-        "schema": {"strict": True, "columns": _infer_columns(table, target, task, notes)},
+        "schema": {"strict": True, "columns": _infer_columns(table, target, task, notes, margin)},
     }
-    _dvc_add(relative, root)
+    dvc_add(relative, root)
     config_path.parent.mkdir(parents=True, exist_ok=True)
     header = (
         f"# Registered with `dockyard data add {relative} --target {target}`.\n"
         "# The schema below was inferred from the data: review it. The validate stage enforces\n"
         "# it on every version of the file (dtype, nullable, ge/le ranges, isin categories).\n"
     )
+    if file.is_dir():
+        header += (
+            "# A folder of batch files, read in name order: `dockyard data append "
+            f"{name} FILE` adds one.\n"
+            "# window: train on the newest N batches (null: all of them); a change is a param\n"
+            "# change, so `dvc exp run -S data.window=4` retrains on the last four.\n"
+        )
     config_path.write_text(
         header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=100),
         encoding="utf-8",
     )
     return Registration(
-        name, config_path, relative, len(table), table.shape[1], task, reason, notes
+        name,
+        config_path,
+        relative,
+        len(table),
+        table.shape[1],
+        task,
+        reason,
+        notes,
+        batches=len(files) if file.is_dir() else 0,
     )
 
 
@@ -126,8 +169,8 @@ def _inside_repo(path: Path, root: Path) -> Path:
             "repository only: copy it in first (e.g. to data/), then run dockyard data add on "
             "the copy."
         )
-    if not resolved.is_file():
-        raise DataError(f"{path} is a folder; dockyard data add takes one CSV or Parquet file.")
+    if not resolved.is_file() and not resolved.is_dir():
+        raise DataError(f"{path} is neither a file nor a folder of batch files.")
     return resolved
 
 
@@ -196,7 +239,7 @@ def _dtype_name(series: pd.Series) -> str:
 
 
 def _infer_columns(
-    table: pd.DataFrame, target: str, task: str, notes: list[str]
+    table: pd.DataFrame, target: str, task: str, notes: list[str], margin: float = RANGE_MARGIN
 ) -> dict[str, dict[str, Any]]:
     columns: dict[str, dict[str, Any]] = {}
     for column in table.columns:
@@ -214,7 +257,7 @@ def _infer_columns(
         elif column == target and task == "classification":
             spec["isin"] = sorted(plain(v) for v in present.unique())
         elif spec["dtype"].startswith(("float", "int")) and len(present):
-            spec.update(_range(present))
+            spec.update(_range(present, margin))
         elif spec["dtype"] in ("str", "category"):
             distinct = present.nunique()
             if distinct <= MAX_CATEGORIES:
@@ -243,9 +286,9 @@ def _looks_like_key(name: str, series: pd.Series) -> bool:
     return bool(_KEY_NAME.search(name)) or (is_text and series.nunique() > MAX_CATEGORIES)
 
 
-def _range(values: pd.Series) -> dict[str, float | int]:
+def _range(values: pd.Series, share: float = RANGE_MARGIN) -> dict[str, float | int]:
     low, high = float(values.min()), float(values.max())
-    margin = RANGE_MARGIN * ((high - low) or abs(high) or 1.0)
+    margin = share * ((high - low) or abs(high) or 1.0)
     ge, le = low - margin, high + margin
     if low >= 0 > ge:
         ge = 0.0  # a non-negative column stays non-negative
@@ -264,7 +307,8 @@ def _round(value: float, down: bool) -> float:
     return float(round(rounded, max(digits, 0)))
 
 
-def _dvc_add(relative: str, root: Path) -> None:
+def dvc_add(relative: str, root: Path) -> None:
+    """Record a file's or folder's current content with DVC (`dvc add`: the .dvc pointer)."""
     result = subprocess.run(
         [sys.executable, "-m", "dvc", "add", "--quiet", relative],
         cwd=root,

@@ -71,16 +71,54 @@ def table_file(
     format: str | None = None,
     delimiter: str = ",",
     drop_columns: list[str] | None = None,
+    window: int | None = None,
 ) -> pd.DataFrame:
-    """A CSV or Parquet file in the repository (registered by `dockyard data add`).
+    """A CSV or Parquet file, or a folder of batch files, in the repository (registered by
+    `dockyard data add`).
 
-    `drop_columns` are left out as the file is read (`data add` lists entirely empty
-    columns there: they carry nothing to learn and no type to check)."""
-    from dockyard.data.readers import read_table
+    A folder's batches are read in name order and stacked; `window` (data.window) keeps
+    the last N of them (None: all), so training on recent data is a param change. Each
+    batch's row count rides along in `table.attrs` (see `readers.read_batches`) rather
+    than as a column, so the batch name never becomes a feature. `drop_columns` are left
+    out as the table is read (`data add` lists entirely empty columns there: they carry
+    nothing to learn and no type to check)."""
+    from pathlib import Path
 
-    table = read_table(path, format=format, delimiter=delimiter)
+    from dockyard.data.readers import batch_files, read_batches, read_table
+
+    if Path(path).is_dir():
+        files = window_files(batch_files(path, format), window)
+        table = read_batches(files, format=format, delimiter=delimiter)
+    elif window is not None:
+        raise DataError(
+            f"data.window is {window}, but {path} is a single file, not a folder of batches: "
+            "a window selects batches. Remove data.window (or set it to null) in its conf/data "
+            "file, or register a batch folder with `dockyard data add FOLDER`."
+        )
+    else:
+        table = read_table(path, format=format, delimiter=delimiter)
     drop = [c for c in (drop_columns or []) if c in table.columns]
-    return table.drop(columns=drop) if drop else table
+    if drop:
+        attrs = dict(table.attrs)
+        table = table.drop(columns=drop)
+        table.attrs.update(attrs)
+    return table
+
+
+def window_files(files: list[Any], window: int | None) -> list[Any]:
+    """The batches a window trains on: the last `window` (all when None)."""
+    if window is not None and window < 1:
+        raise DataError(
+            f"data.window is {window}: it counts the newest batches to train on and must be "
+            "1 or more, or null for all of them. Fix it in conf/data/ or your override."
+        )
+    return list(files) if window is None else list(files)[-window:]
+
+
+def previous_window(files: list[Any], window: int | None) -> list[Any]:
+    """The batches the window held before the newest batch arrived: what the model before
+    it was trained on (empty when the newest is the only batch)."""
+    return window_files(list(files)[:-1], window) if len(files) > 1 else []
 
 
 def synthetic(

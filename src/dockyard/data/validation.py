@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
+from dockyard.data.readers import BATCH_ROWS_ATTR
 from dockyard.data.schemas import validate_table
 from dockyard.errors import ValidationFailed
 
@@ -51,6 +52,9 @@ def data_report(table: pd.DataFrame, cfg: DictConfig) -> dict[str, Any]:
             if n  # only columns with gaps
         },
     }
+    batches = table.attrs.get(BATCH_ROWS_ATTR)
+    if batches:  # a folder of batch files: rows per batch, in order (the window's batches)
+        report["batches"] = {str(name): int(rows) for name, rows in batches.items()}
     if cfg.data.task == "classification":
         counts = target.value_counts().sort_index()
         report["target_counts"] = {str(k): int(v) for k, v in counts.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from dockyard.config import dataset_notice, load_params
+from dockyard.data.readers import BATCH_ROWS_ATTR
 from dockyard.data.sources import build_source
 from dockyard.data.validation import check_dataset
 from dockyard.io import write_table
@@ -26,7 +27,9 @@ def main() -> None:
     check_dataset(table, cfg)
     with output_lock(RAW_TABLE):
         write_table(table, RAW_TABLE)
-    print(f"ingest: {len(table):,} rows x {table.shape[1]} columns -> {RAW_TABLE}")
+    batches = table.attrs.get(BATCH_ROWS_ATTR)  # a folder of batch files (data.window)
+    read = f" from {len(batches)} batch file(s)" if batches else ""
+    print(f"ingest: {len(table):,} rows x {table.shape[1]} columns{read} -> {RAW_TABLE}")
 
 
 if __name__ == "__main__":

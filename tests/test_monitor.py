@@ -1,0 +1,391 @@
+"""Watching the model after it ships: `dockyard monitor` (drift, predictions, decay, exit
+status), the monitor stage, and `dockyard retrain` opening one pull request against a
+local stand-in for GitHub's API, in real git + DVC projects trained on a batch folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sp
+
+from dockyard.data.sources import synthetic
+from dockyard.github import GitHub
+from dockyard.monitor.performance import decay_report
+from dockyard.monitor.pulls import create_pull, find_retrain_pull, open_pulls, update_pull
+
+from .helpers import clone_reproduced, make_project, project_env, run
+
+FOLDER = "data/shop"
+SHAPE = dict(numeric=4, categorical=2, positive_rate=0.25)
+
+
+def dockyard(*args: str, cwd: Path, check: bool = True, env: dict | None = None):
+    """The monitor's commands (the `dockyard` command)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "dockyard.cli", *args]
+    result = subprocess.run(
+        command, cwd=cwd, env={**project_env(), **(env or {})}, capture_output=True, text=True
+    )
+    if check and result.returncode not in (0, 1):
+        raise AssertionError(f"{command} exited {result.returncode}\n{result.stderr}")
+    return result
+
+
+def batch(path: Path, seed: int, drift: float = 0.0, rows: int = 600) -> Path:
+    """A day of the synthetic source, as the CSV file a user would receive."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    synthetic(rows=rows, seed=seed, drift=drift, **SHAPE).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's flow: a folder of two daily batches registered as the default dataset,
+    trained (tiny: three epochs) and committed. Copy before use."""
+    project = make_project(tmp_path_factory.mktemp("shop") / "project")
+    for day, seed in (("2024-06-01", 0), ("2024-06-02", 1)):
+        batch(project / FOLDER / f"{day}.csv", seed)
+    py = [sys.executable, "-m", "dockyard.cli"]
+    run([*py, "data", "add", FOLDER, "--target", "target", "--default"], project)
+    run([*py, "compose", "train.epochs=3", "train.lr=0.01"], project)
+    run(["dvc", "repro"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "Train on shop"], project)
+    return project
+
+
+def appended(project: Path, day: str, seed: int, drift: float = 0.0) -> None:
+    incoming = batch(project.parent / "incoming" / f"{day}.csv", seed, drift)
+    dockyard("data", "append", "shop", str(incoming), cwd=project)
+    run(["git", "add", f"{FOLDER}.dvc"], project)
+    run(["git", "commit", "-qm", f"Batch {day}"], project)
+
+
+# ----------------------------------------------------------------------------- monitor
+
+
+@pytest.mark.slow
+def test_a_batch_like_the_training_data_exits_0(shop: Path, tmp_path: Path) -> None:
+    same = batch(tmp_path / "same.csv", seed=11)
+    result = dockyard("monitor", str(same), "--output", str(tmp_path / "m.json"), cwd=shop)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("## Drift monitor: ✅ no drift, no decay")
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["status"] == "ok" and data["alerts"] == []
+    assert {f["column"] for f in data["features"]} == {
+        "num_0",
+        "num_1",
+        "num_2",
+        "num_3",
+        "cat_0",
+        "cat_1",
+    }
+    assert not any(f["drifted"] for f in data["features"])
+    assert data["reference"]["path"] == "data/prepared/train.parquet"
+    assert data["prediction"]["reference"] == "data/prepared/test.parquet"
+    assert data["performance"]["decayed"] == [] and data["performance"]["seeds"] == [0]
+    assert any("no seed-noise estimate" in n for n in data["performance"]["notes"])
+
+
+@pytest.mark.slow
+def test_a_drifted_batch_names_the_features_and_exits_1(shop: Path, tmp_path: Path) -> None:
+    project = clone_reproduced(shop, tmp_path / "p")
+    appended(project, "2024-06-03", seed=12, drift=0.5)
+    markdown = tmp_path / "drift.md"
+    result = dockyard("monitor", "--markdown", str(markdown), cwd=project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.startswith("Drift monitor: ⚠️ drift in 4 of 6 features")
+    data = json.loads((project / "eval/monitor.json").read_text())
+    assert data["status"].startswith("drift") and data["current"]["batch"] == "2024-06-03.csv"
+    drifted = {f["column"]: f for f in data["features"] if f["drifted"]}
+    assert set(drifted) == {"num_0", "num_1", "num_2", "num_3"}  # drift moves the numbers
+    # the effect is the Wasserstein distance over the reference's std (scipy as reference)
+    reference = pd.read_parquet(project / "data/prepared/train.parquet")
+    current = pd.read_csv(project / FOLDER / "2024-06-03.csv")
+    for column, found in drifted.items():
+        expected = sp.wasserstein_distance(reference[column], current[column])
+        expected /= reference[column].std(ddof=0)
+        assert found["effect"] == pytest.approx(expected, rel=1e-9)
+        assert found["effect_low"] > found["threshold"] and found["p_adjusted"] < 1e-4
+    text = markdown.read_text()
+    assert "| `num_0` | numeric |" in text and "⚠️ drift" in text
+    assert "Performance on the batch's 600 labelled rows" in text
+
+
+@pytest.mark.slow
+def test_wrong_labels_are_decay_and_exit_1(shop: Path, tmp_path: Path) -> None:
+    flipped = synthetic(rows=600, seed=13, **SHAPE)
+    flipped["target"] = 1 - flipped["target"]  # the world changed, the features did not
+    flipped.to_csv(tmp_path / "flipped.csv", index=False)
+    result = dockyard("monitor", str(tmp_path / "flipped.csv"), "-o", "-", cwd=shop)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "decay in `test/accuracy`" in result.stdout.splitlines()[0]
+    assert "❌ decay" in result.stdout
+
+
+@pytest.mark.slow
+def test_monitor_errors_are_one_paragraph(shop: Path, tmp_path: Path) -> None:
+    broken = synthetic(rows=50, seed=3, **SHAPE).drop(columns="num_2")
+    broken.to_csv(tmp_path / "broken.csv", index=False)
+    cases = [
+        ([str(tmp_path / "broken.csv")], "num_2"),
+        ([str(tmp_path / "none.csv")], "does not exist"),
+        (["--model", str(tmp_path)], "Expected a trained model"),
+    ]
+    for args, fragment in cases:
+        result = dockyard("monitor", *args, "-o", "-", cwd=shop, check=False)
+        assert result.returncode == 2 and fragment in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_single_file_datasets_need_a_current_batch(project: Path) -> None:
+    result = dockyard("monitor", cwd=project, check=False)
+    assert result.returncode == 2 and "not a folder of batches" in result.stderr
+
+
+# ----------------------------------------------------------------------------- decay, pure
+
+
+def test_decay_needs_seed_noise_and_sampling_noise_both_cleared() -> None:
+    rng = np.random.default_rng(0)
+    n = 4000
+    labels = rng.integers(0, 2, n)
+
+    def outputs(noise: float) -> np.ndarray:
+        p = np.clip(0.5 + (labels - 0.5) * 0.6 + rng.normal(0, noise, n), 0.01, 0.99)
+        return np.column_stack([1 - p, p])
+
+    def test_metrics(seed: int) -> dict[str, float]:
+        from dockyard.monitor.performance import batch_metrics
+
+        return batch_metrics("classification", labels, outputs(0.2 + 0.01 * seed))
+
+    tests = {s: test_metrics(s) for s in range(3)}
+    same = {s: (labels, outputs(0.2 + 0.01 * s)) for s in range(3)}
+    report = decay_report(
+        "classification", same, tests, (labels, outputs(0.2)), alpha=0.05, replicates=200
+    )
+    assert report["decayed"] == [] and report["noise_estimate"] is True
+    worse = {s: (labels, outputs(0.6 + 0.01 * s)) for s in range(3)}
+    report = decay_report(
+        "classification", worse, tests, (labels, outputs(0.2)), alpha=0.05, replicates=200
+    )
+    assert "test/accuracy" in report["decayed"]
+    row = next(m for m in report["metrics"] if m["name"] == "test/accuracy")
+    test_values = [tests[s]["test/accuracy"] for s in range(3)]
+    from dockyard.monitor.performance import batch_metrics
+
+    current_values = [batch_metrics("classification", *worse[s])["test/accuracy"] for s in range(3)]
+    expected = sp.ttest_ind(current_values, test_values, equal_var=False).pvalue
+    assert row["p_value"] == pytest.approx(expected, rel=1e-6)  # the report's Welch test
+    assert row["interval_high"] < 0  # current - test, wholly worse
+    one = decay_report(
+        "classification", {0: worse[0]}, {0: tests[0]}, None, alpha=0.05, replicates=0
+    )
+    assert one["noise_estimate"] is False and one["metrics"][0]["p_value"] is None
+    assert any("no seed-noise estimate" in n for n in one["notes"])
+
+
+# ----------------------------------------------------------------------------- GitHub
+
+
+class FakePulls(ThreadingHTTPServer):
+    """Just enough of GitHub's pulls API, in memory, on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _PullsHandler)
+        repo = {"full_name": "acme/ml"}
+        self.pulls: list[dict] = [  # a person's pull request, never to be touched
+            {
+                "number": 3,
+                "title": "Add a feature",
+                "body": "mine",
+                "state": "open",
+                "head": {"ref": "feature/x", "repo": repo},
+                "base": {"ref": "main"},
+                "html_url": "https://github.test/acme/ml/pull/3",
+            },
+        ]
+        # someone's fork happens to use the prefix: not ours either
+        self.pulls.append(
+            {
+                **self.pulls[0],
+                "number": 4,
+                "head": {"ref": "retrain/2024-01-01", "repo": {"full_name": "someone/ml"}},
+            }
+        )
+        self.requests: list[tuple[str, str]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _PullsHandler(BaseHTTPRequestHandler):
+    server: FakePulls
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _reply(self, code: int, payload: object) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _body(self) -> dict:
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.requests.append(("GET", self.path))
+        assert self.headers["Authorization"] == "Bearer t0ken"
+        path, _, query = self.path.partition("?")
+        params = dict(p.split("=") for p in query.split("&"))
+        assert path == "/repos/acme/ml/pulls" and params["state"] == "open"
+        page, size = int(params["page"]), int(params["per_page"])
+        opened = [p for p in self.server.pulls if p["state"] == "open"]
+        self._reply(200, opened[(page - 1) * size : page * size])
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.requests.append(("POST", self.path))
+        assert self.path == "/repos/acme/ml/pulls"
+        body = self._body()
+        number = 10 + len(self.server.pulls)
+        pull = {
+            "number": number,
+            "title": body["title"],
+            "body": body["body"],
+            "state": "open",
+            "head": {"ref": body["head"], "repo": {"full_name": "acme/ml"}},
+            "base": {"ref": body["base"]},
+            "html_url": f"https://github.test/acme/ml/pull/{number}",
+        }
+        self.server.pulls.append(pull)
+        self._reply(201, pull)
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self.server.requests.append(("PATCH", self.path))
+        number = int(self.path.rsplit("/", 1)[1])
+        pull = next(p for p in self.server.pulls if p["number"] == number)
+        pull.update(self._body())
+        self._reply(200, pull)
+
+
+@pytest.fixture
+def github():
+    server = FakePulls()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_one_retraining_pull_request_is_found_and_updated(github: FakePulls) -> None:
+    client = GitHub("t0ken", github.url)
+    assert find_retrain_pull(open_pulls(client, "acme/ml"), "acme/ml", "main") is None
+    created = create_pull(client, "acme/ml", "retrain/2024-06-03", "main", "Retrain", "x" * 70000)
+    assert len(created["body"]) <= 65536 and "size limit" in created["body"]
+    found = find_retrain_pull(open_pulls(client, "acme/ml"), "acme/ml", "main")
+    assert found["number"] == created["number"]
+    assert find_retrain_pull(open_pulls(client, "acme/ml"), "acme/ml", "release") is None
+    update_pull(client, "acme/ml", found["number"], "Retrain again", "new body")
+    ours = [p for p in github.pulls if p["head"]["ref"].startswith("retrain/")]
+    assert [p["body"] for p in ours if p["head"]["repo"]["full_name"] == "acme/ml"] == ["new body"]
+    assert github.pulls[0]["body"] == "mine"
+
+
+# ----------------------------------------------------------------------------- retrain
+
+
+@pytest.mark.slow
+def test_retrain_opens_one_pull_request_and_updates_it(
+    shop: Path, tmp_path: Path, github: FakePulls
+) -> None:
+    project = clone_reproduced(shop, tmp_path / "p")
+    origin = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
+    run(["git", "remote", "add", "origin", str(origin)], project)
+    run(["git", "push", "-q", "origin", "main"], project)
+    env = {"GITHUB_TOKEN": "t0ken", "GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": "acme/ml"}
+
+    appended(project, "2024-06-03", seed=21)  # like the training data
+    quiet = dockyard("retrain", "--open-pr", cwd=project, env=env)
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "Nothing to do: 2024-06-03.csv shows no drift or decay" in quiet.stdout
+    assert run(["git", "branch", "--show-current"], project).stdout.strip() == "main"
+
+    appended(project, "2024-06-04", seed=22, drift=0.5)
+    summary = tmp_path / "summary.md"
+    first = dockyard("retrain", "--open-pr", "--summary", str(summary), cwd=project, env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    outcome = json.loads(first.stdout.strip().splitlines()[-1])
+    assert outcome["action"] == "created" and outcome["reasons"] == ["drift"]
+    pull = github.pulls[-1]
+    branch = pull["head"]["ref"]
+    assert branch.startswith("retrain/") and pull["base"]["ref"] == "main"
+    assert pull["body"].startswith("## Drift monitor: ⚠️ drift in 4 of 6 features")
+    assert "## dockyard report" in pull["body"] and "2024-06-04.csv" in pull["title"]
+    assert "## Drift monitor" in summary.read_text()
+    pushed = run(["git", "log", "-1", "--format=%s", branch], origin).stdout.strip()
+    assert pushed == pull["title"]
+    files = run(["git", "show", "--name-only", "--format=", branch], origin).stdout.split()
+    assert {"dvc.lock", "eval/monitor.json", "data/validation.json"} <= set(files)
+    report = json.loads(run(["git", "show", f"{branch}:data/validation.json"], origin).stdout)
+    assert list(report["batches"])[-1] == "2024-06-04.csv"
+    # the monitor stage on the branch: the newest batch against the batches before it
+    stage = json.loads(run(["git", "show", f"{branch}:eval/monitor.json"], origin).stdout)
+    assert stage["status"].startswith("drift") and stage["reference"]["batches"] == [
+        "2024-06-01.csv",
+        "2024-06-02.csv",
+        "2024-06-03.csv",
+    ]
+
+    again = dockyard("retrain", "--open-pr", cwd=project, env=env)
+    assert "Nothing to do: the newest batch 2024-06-04.csv is part of the training data" in (
+        again.stdout
+    )
+
+    run(["git", "checkout", "-q", "main"], project)
+    run(["dvc", "checkout", "-q"], project)
+    appended(project, "2024-06-05", seed=23, drift=0.8)
+    second = dockyard("retrain", "--open-pr", cwd=project, env=env)
+    assert json.loads(second.stdout.strip().splitlines()[-1])["action"] == "updated"
+    ours = [
+        p
+        for p in github.pulls
+        if p["head"]["repo"]["full_name"] == "acme/ml" and p["head"]["ref"].startswith("retrain/")
+    ]
+    assert len(ours) == 1 and "2024-06-05.csv" in ours[0]["title"]
+    assert [m for m, _ in github.requests].count("POST") == 1
+    assert (
+        list(
+            json.loads(run(["git", "show", f"{branch}:data/validation.json"], origin).stdout)[
+                "batches"
+            ]
+        )[-1]
+        == "2024-06-05.csv"
+    )
+
+
+@pytest.mark.slow
+def test_retrain_refuses_uncommitted_code(shop: Path, tmp_path: Path) -> None:
+    project = clone_reproduced(shop, tmp_path / "p")
+    appended(project, "2024-06-03", seed=31, drift=0.5)
+    with open(project / "conf/config.yaml", "a") as handle:
+        handle.write("# an edit\n")
+    result = dockyard("retrain", cwd=project, check=False)
+    assert result.returncode == 2 and "Uncommitted changes in conf/config.yaml" in result.stderr
+    assert run(["git", "branch", "--show-current"], project).stdout.strip() == "main"
+    shutil.rmtree(project)
