@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dockyard.errors import DockyardError, fail
-
 EXIT_ALERT = 1  # drift or decay: a workflow can act on it (2 stays a user error)
 
 MONITOR_EPILOG = """\
