@@ -1,61 +1,209 @@
-"""A structural check of dockyard's markdown: well-formed tables and parseable xycharts."""
+"""Checks of dockyard's markdown as GitHub reads it: a CommonMark parser with GFM tables
+(markdown-it-py) for tables and inline text, and Mermaid's own parser (node) for charts."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+ROOT = Path(__file__).resolve().parents[1]
+# Mermaid and jsdom for tests/mermaid_parse.mjs; git-ignored (.cache/), installed by `make test`
+MERMAID_DIR = Path(os.environ.get("DOCKYARD_MERMAID_DIR", ROOT / ".cache" / "mermaid"))
+MERMAID_PACKAGES = ("mermaid@11", "jsdom@26")
 
 
-def _cells(line: str) -> list[str]:
-    inner = line.strip()[1:-1]
-    return [c.strip() for c in re.split(r"(?<!\\)\|", inner)]
+def parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
-def check_tables(text: str) -> int:
-    """Every table: a header, a separator with as many columns, rows with as many cells."""
-    lines = text.splitlines()
-    tables, i = 0, 0
+@dataclass
+class Cell:
+    text: str  # what a reader sees (code spans' content included, markup removed)
+    codes: list[str] = field(default_factory=list)  # code spans' content
+    emphasis: bool = False  # an <em> or <strong> the parser made
+
+
+@dataclass
+class Table:
+    header: list[Cell]
+    rows: list[list[Cell]]
+    align: list[str]  # per column: "right", "left", "center" or ""
+
+
+def tables(markdown: str) -> list[Table]:
+    """Every table as GitHub's parser builds it."""
+    found: list[Table] = []
+    row: list[Cell] = []
+    align: list[str] = []
+    inside = False
+    for token in parser().parse(markdown):
+        if token.type in ("table_open", "table_close"):
+            inside = token.type == "table_open"
+            if inside:
+                found.append(Table([], [], []))
+        elif not inside:
+            continue
+        elif token.type == "tr_open":
+            row, align = [], []
+        elif token.type in ("th_open", "td_open"):
+            style = token.attrGet("style") or ""
+            align.append(style.removeprefix("text-align:") if style else "")
+        elif token.type == "inline":
+            row.append(_cell(token))
+        elif token.type == "tr_close":
+            table = found[-1]
+            if not table.header:
+                table.header, table.align = row, align
+            else:
+                table.rows.append(row)
+    return found
+
+
+def _cell(token) -> Cell:
+    cell = Cell("")
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            cell.text += child.content
+        if child.type == "code_inline":
+            cell.codes.append(child.content)
+        if child.type in ("em_open", "strong_open"):
+            cell.emphasis = True
+    return cell
+
+
+def _source_cells(line: str) -> int:
+    inner = line.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+    return len(re.split(r"(?<!\\)\|", inner))
+
+
+def check_tables(markdown: str) -> list[Table]:
+    """Every source table is a table to the parser, and each row has the header's cells
+    (GFM silently drops extra cells and fills missing ones, so the source is counted)."""
+    lines = markdown.splitlines()
+    blocks, i = [], 0
     while i < len(lines):
         if lines[i].startswith("|"):
             block = []
             while i < len(lines) and lines[i].startswith("|"):
                 block.append(lines[i])
                 i += 1
-            assert len(block) >= 2, f"table without separator: {block}"
-            width = len(_cells(block[0]))
-            separator = _cells(block[1])
-            assert len(separator) == width and all(
-                re.fullmatch(r":?-{3,}:?", c) for c in separator
-            ), block[:2]
-            for row in block[2:]:
-                assert row.endswith("|"), row
-                assert len(_cells(row)) == width, (
-                    f"{len(_cells(row))} cells, header has {width}: {row}"
-                )
-            tables += 1
+            blocks.append(block)
         else:
             i += 1
-    return tables
+    parsed = tables(markdown)
+    assert len(parsed) == len(blocks), f"{len(blocks)} tables written, {len(parsed)} parsed"
+    for block, table in zip(blocks, parsed, strict=True):
+        width = _source_cells(block[0])
+        assert len(table.header) == width, block[:2]
+        for line in block[1:]:
+            assert _source_cells(line) == width, f"{_source_cells(line)} cells, not {width}: {line}"
+        for row in table.rows:
+            assert all(not cell.emphasis for cell in row), f"emphasis in a cell: {row}"
+    return parsed
 
 
-def check_xycharts(text: str) -> int:
-    """Each mermaid block is an xychart-beta: one x-axis, one y-axis, equal-length lines."""
-    blocks = re.findall(r"```mermaid\n(.*?)```", text, flags=re.S)
-    for block in blocks:
-        lines = [line.strip() for line in block.strip().splitlines()]
-        body = [line for line in lines if not line.startswith("%%")]
+def check_details(markdown: str) -> int:
+    """<details> blocks open and close in balance, never closing one that is not open."""
+    depth = opened = 0
+    for match in re.finditer(r"</?details>", markdown):
+        depth += -1 if match.group().startswith("</") else 1
+        opened += not match.group().startswith("</")
+        assert depth >= 0, "</details> without <details>"
+    assert depth == 0, f"{depth} <details> left open"
+    return opened
+
+
+def mermaid_blocks(markdown: str) -> list[str]:
+    return re.findall(r"^```mermaid\n(.*?)^```$", markdown, flags=re.S | re.M)
+
+
+def d3_ticks(start: float, stop: float, count: int = 10) -> int:
+    """How many labels d3's scale.ticks() (Mermaid's linear axis) puts on [start, stop]."""
+    step0 = (stop - start) / count
+    power = 10 ** int(f"{step0:e}".split("e")[1])
+    error = step0 / power
+    factor = 10 if error >= 50**0.5 else 5 if error >= 10**0.5 else 2 if error >= 2**0.5 else 1
+    step = factor * power
+    first, last = -(-start // step), stop // step
+    return int(last - first + 1)
+
+
+@dataclass
+class XYChart:
+    title: str
+    first: float
+    last: float
+    low: float
+    high: float
+    lines: dict[str, list[float]]
+
+
+def check_xycharts(markdown: str) -> list[XYChart]:
+    """Each chart: an epoch axis with few labels (d3's ticks, or one per epoch up to ten),
+    a y range holding every point (Mermaid draws points outside it over the title), and
+    named lines of equal length."""
+    charts = []
+    for block in mermaid_blocks(markdown):
+        body = [line.strip() for line in block.strip().splitlines() if line.strip()]
+        body = [line for line in body if not line.startswith("%%")]
         assert body[0] == "xychart-beta", body[0]
-        x_axes = [line for line in body if line.startswith("x-axis")]
-        y_axes = [line for line in body if line.startswith("y-axis")]
-        series = [line for line in body if line.startswith("line")]
-        assert len(x_axes) == 1 and len(y_axes) == 1 and series, body
-        categories = re.fullmatch(r"x-axis \[(.+)\]", x_axes[0]).group(1).split(",")
-        y = re.fullmatch(r'y-axis "[^"]+" (\S+) --> (\S+)', y_axes[0])
-        low, high = float(y.group(1)), float(y.group(2))
-        assert low < high
-        for line in series:
-            values = [float(v) for v in re.fullmatch(r"line \[(.+)\]", line).group(1).split(",")]
-            assert len(values) == len(categories)
-            assert all(low <= v <= high for v in values)
-        for line in body[1:]:
-            assert re.match(r"(title \"|x-axis \[|y-axis \"|line \[)", line), line
-    return len(blocks)
+        title = re.fullmatch(r'title "([^"]+)"', body[1]).group(1)
+        x = re.fullmatch(r'x-axis "epoch" (\d+) --> (\d+)', body[2])
+        band = re.fullmatch(r'x-axis "epoch" \[([\d, ]+)\]', body[2])
+        y = re.fullmatch(r'y-axis "[^"]+" (-?[\d.]+) --> (-?[\d.]+)', body[3])
+        assert (x or band) and y, body[:4]
+        lines = {}
+        for line in body[4:]:
+            match = re.fullmatch(r'line "(\w+)" \[([-\d., ]+)\]', line)
+            assert match, line
+            lines[match.group(1)] = [float(v) for v in match.group(2).split(",")]
+        lengths = {len(v) for v in lines.values()}
+        assert len(lengths) == 1, "lines of different lengths"
+        if band:
+            epochs = [int(e) for e in band.group(1).split(",")]
+            assert len(epochs) <= 12 and lengths == {len(epochs)}, "one label per point"
+            first, last = epochs[0], epochs[-1]
+        else:
+            first, last = int(x.group(1)), int(x.group(2))
+            assert d3_ticks(first, last) <= 16, "too many x labels"
+            assert lengths.pop() >= 11, "a numeric axis this short labels fractions of epochs"
+        chart = XYChart(title, first, last, *map(float, y.groups()), lines)
+        assert chart.first < chart.last and chart.low < chart.high
+        for values in lines.values():
+            assert all(chart.low <= v <= chart.high for v in values), (chart, values)
+        charts.append(chart)
+    return charts
+
+
+def mermaid_errors(markdown: str) -> list[str | None]:
+    """Mermaid's own parser on every mermaid block. `make test` installs Mermaid into
+    .cache/mermaid beforehand (a dev step, like pip's); the test is skipped, saying why, where
+    node or that install is missing: tests themselves reach no network."""
+    blocks = mermaid_blocks(markdown)
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: Mermaid's parser cannot check the charts")
+    if not (MERMAID_DIR / "node_modules" / "mermaid").is_dir():
+        pytest.skip(
+            f"Mermaid is not installed in {MERMAID_DIR}: run `make test` (its dev step runs "
+            f"`npm install --prefix {MERMAID_DIR} {' '.join(MERMAID_PACKAGES)}`)"
+        )
+    result = subprocess.run(
+        [node, str(ROOT / "tests" / "mermaid_parse.mjs"), str(MERMAID_DIR)],
+        input=json.dumps(blocks),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["results"]

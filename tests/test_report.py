@@ -1,4 +1,6 @@
-"""`dockyard report` on real git repositories with real pipeline runs, and its pieces."""
+"""`dockyard report`: comparisons (like for like, tolerance, seed noise, stages, costs) on
+Snapshot objects, reading committed files from git, and real pipeline runs (slow).
+Rendering is checked in test_report_render.py."""
 
 from __future__ import annotations
 
@@ -7,31 +9,44 @@ import sys
 from pathlib import Path
 
 import pytest
+from scipy import stats as sp
 
-from dockyard.report.collect import Snapshot
+from dockyard.report import reproducibility, run_url
+from dockyard.report.collect import Snapshot, read_committed_outputs
 from dockyard.report.compare import compare, compare_metrics
-from dockyard.report.render import MARKER, mermaid_chart, render
+from dockyard.report.render import render, reproducibility_text, verdict_line
+from dockyard.report.stages import group_stages, stage_changes
 
 from .helpers import clone_reproduced, compose, run
-from .markdown_check import check_tables, check_xycharts
+from .markdown_check import check_details, check_tables, check_xycharts, mermaid_errors, tables
 
 LIGHT = ("ingest", "validate", "split", "featurize")
+DIGITS = [str(d) for d in range(10)]
 
 
 def report(project: Path, *args: str, check: bool = True):
     return run([sys.executable, "-m", "dockyard.cli", "report", *args], project, check=check)
 
 
-def metric_rows(markdown: str) -> dict[str, list[str]]:
-    rows = {}
-    for line in markdown.splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 6 and cells[0].startswith("test/"):
-            rows[cells[0]] = cells
-    return rows
+def side(label: str, dataset: str, split: str, classes: list[str], **samples) -> Snapshot:
+    """A revision that trained on `dataset` with the split whose md5 is `split`."""
+    return Snapshot(
+        label,
+        label[0] * 40,
+        samples={f"test/{k}": v for k, v in samples.items()},
+        params={"data.name": dataset, "data.target": "target", "data.task": "classification"},
+        lock={"split": {"outs": [{"path": "data/prepared", "md5": split * 32 + ".dir"}]}},
+        data_report={"target_counts": dict.fromkeys(classes, 10)},
+    )
 
 
-# ----------------------------------------------------------------------------- pure parts
+def metric_table(markdown: str) -> dict[str, list[str]]:
+    """The metrics table as GitHub shows it: metric -> cell texts."""
+    first = tables(markdown)[0]
+    return {row[0].text: [cell.text for cell in row] for row in first.rows}
+
+
+# ----------------------------------------------------------------------------- metrics
 
 
 def test_direction_comes_from_the_metric() -> None:
@@ -62,49 +77,234 @@ def test_direction_comes_from_the_metric() -> None:
     assert rows["test/log_loss"].relative == pytest.approx(-0.05 / 0.30)
 
 
-def test_rendered_markdown_is_well_formed() -> None:
-    base = Snapshot(
-        "main",
-        "a" * 40,
-        samples={"test/accuracy": [0.9]},
-        params={"train.lr": 0.001},
-        curves={"val/loss": [1.0, 0.5, 0.4]},
-        confusion=[{"actual": "a", "predicted": "a"}, {"actual": "b", "predicted": "a"}],
+# A1: the report never compares apples with oranges
+
+
+def test_another_table_is_not_judged_against_digits() -> None:
+    """The bug: digits base vs a head on another table was reported `improved`."""
+    base = side("main", "digits", "1", DIGITS, accuracy=[0.95], log_loss=[0.20])
+    head = side("other", "breast_cancer", "2", ["0", "1"], accuracy=[0.97], log_loss=[0.09])
+    comparison = compare(base, head)
+    line = verdict_line(comparison)
+    assert "improved" not in line and "better" not in line and "worse" not in line
+    assert "not like for like" in line
+    assert "dataset `digits` → `breast_cancer`" in line
+    assert "test split differs" in line and "classes differ (10 → 2" in line
+    markdown = render(comparison)
+    rows = metric_table(markdown)
+    assert set(rows) == {"test/accuracy", "test/log_loss"}  # still listed, with numbers
+    assert rows["test/accuracy"][1:4] == ["⚠️ not compared", "0.9500", "0.9700"]
+    assert "✅" not in markdown and "❌" not in markdown
+    assert comparison.to_dict()["verdict"] == {"unlike": ["test/accuracy", "test/log_loss"]}
+
+
+def test_like_for_like_checks_target_task_split_and_classes() -> None:
+    base = side("main", "digits", "1", DIGITS, accuracy=[0.95])
+    same = compare(base, side("head", "digits", "1", DIGITS, accuracy=[0.97]))
+    assert same.like_for_like and same.metrics[0].status == "better"
+    reseeded = side("head", "digits", "2", DIGITS, accuracy=[0.97])
+    reseeded.params["seed"] = 1
+    base.params["seed"] = 0
+    [split] = compare(base, reseeded).mismatches
+    assert (split.what, split.why) == ("test split", ["seed"])
+    fewer = side("head", "digits", "1", DIGITS[:9], accuracy=[0.97])
+    [classes] = compare(base, fewer).mismatches
+    assert classes.what == "classes" and "only in base: `9`" in verdict_line(compare(base, fewer))
+    other_target = side("head", "digits", "1", DIGITS, accuracy=[0.97])
+    other_target.params.update({"data.target": "label", "data.task": "regression"})
+    assert [m.what for m in compare(base, other_target).mismatches] == ["target", "task"]
+    # a side that records nothing (a first pull request) is not a difference
+    assert compare(Snapshot("main", "a" * 40), side("h", "customers", "3", ["a"])).like_for_like
+
+
+# A2: reproduced means reproduced within a tolerance
+
+
+def test_differences_below_the_tolerance_are_unchanged() -> None:
+    """The bug: an 8th-decimal difference was `better`, shown as a -0.0000 change."""
+    base = {"test/accuracy": [0.95], "test/log_loss": [0.1]}
+    head = {"test/accuracy": [0.95 + 3e-8], "test/log_loss": [0.1 - 2e-8]}
+    rows = {r.name: r for r in compare_metrics(base, head)}
+    assert rows["test/accuracy"].status == "same" and rows["test/log_loss"].status == "same"
+    strict = {r.name: r.status for r in compare_metrics(base, head, rtol=1e-9)}
+    assert strict == {"test/accuracy": "better", "test/log_loss": "better"}
+    seeded = compare_metrics({"test/accuracy": [0.9, 0.95]}, {"test/accuracy": [0.95, 0.9]})
+    assert seeded[0].status == "same"  # equal means: unchanged, not "within noise"
+    markdown = render(
+        compare(Snapshot("main", "a" * 40, samples=base), Snapshot("ws", None, samples=head))
     )
+    assert "-0.0000" not in markdown and "+0.0000" not in markdown
+    assert "no metric changed (2 compared)" in markdown
+    assert "Changes smaller than a relative 1e-6 count as unchanged." in markdown
+
+
+def test_check_reproduced_within_tolerance(tmp_path: Path) -> None:
+    """The bug: `--check-reproduced` warned about an 8th-decimal difference."""
+    run(["git", "init", "-q"], tmp_path)
+    (tmp_path / "eval").mkdir()
+    committed = {"test/accuracy": {"mean": 0.95, "std": None}, "test/log_loss": {"mean": 0.1}}
+    (tmp_path / "eval/metrics.json").write_text(json.dumps(committed))
+    run(["git", "add", "-A"], tmp_path)
+    run(["git", "commit", "-qm", "metrics"], tmp_path)
+    workspace = {
+        "eval/metrics.json": {"test/accuracy.mean": 0.95 + 4e-9, "test/log_loss.mean": 0.1}
+    }
+    check = reproducibility(tmp_path, workspace)
+    text = reproducibility_text(check)
+    assert check.reproduced and "differ from" not in text
+    assert (
+        "✅ reproduced within 1e-6" in text
+        and "4e-09 (relative 4.2e-09) in `test/accuracy.mean`" in text
+    )
+    workspace["eval/metrics.json"]["test/log_loss.mean"] = 0.1001
+    drift = reproducibility(tmp_path, workspace)
+    assert not drift.reproduced and [d["metric"] for d in drift.differences] == [
+        "test/log_loss.mean"
+    ]
+    drifted = reproducibility_text(drift)
+    assert "⚠️ the reproduced metrics differ" in drifted and "more than 1e-6" in drifted
+    check_tables(drifted)
+    assert reproducibility(tmp_path, workspace, rtol=1e-2).reproduced
+
+
+# B3: within noise shows what the seeds could have missed
+
+
+def test_within_noise_interval_matches_scipy() -> None:
+    base, head = [0.90, 0.97, 0.93], [0.94, 0.92, 0.96, 0.95]
+    [row] = compare_metrics({"test/accuracy": base}, {"test/accuracy": head})
+    reference = sp.ttest_ind(head, base, equal_var=False)
+    low, high = reference.confidence_interval(0.95)
+    assert row.status == "noise" and row.p_value == pytest.approx(reference.pvalue, rel=1e-6)
+    assert (row.ci_low, row.ci_high) == (
+        pytest.approx(low, rel=1e-6),
+        pytest.approx(high, rel=1e-6),
+    )
+
+
+# ----------------------------------------------------------------------------- stages, costs
+
+
+def _lock(seeds: list[int], lr: float) -> dict:
+    """A dvc.lock's stages, in dvc.yaml's order as DVC writes them."""
+    lock = {"featurize": {"outs": [{"path": "data/features", "md5": "f.dir"}]}}
+    for seed in seeds:
+        lock[f"train@{seed}"] = {
+            "deps": [{"path": "data/features", "md5": "f.dir"}],
+            "params": {"params.yaml": {"train": {"lr": lr}}},
+            "outs": [{"path": f"models/seed-{seed}", "md5": f"{lr}-{seed}.dir", "size": 1000}],
+        }
+    for seed in seeds:
+        lock[f"evaluate@{seed}"] = {
+            "deps": [{"path": f"models/seed-{seed}", "md5": f"{lr}-{seed}.dir"}],
+            "outs": [{"path": f"eval/seeds/{seed}/metrics.json", "md5": f"{lr}{seed}"}],
+        }
+    lock["aggregate"] = {
+        "deps": [{"path": "eval/seeds", "md5": f"{lr}.dir"}],
+        "outs": [{"path": "eval/metrics.json", "md5": str(lr)}],
+    }
+    lock["monitor"] = {"deps": [{"path": "models/seed-0", "md5": f"{lr}-0.dir"}]}
+    return lock
+
+
+def test_stages_in_pipeline_order_with_seeds_grouped() -> None:
+    """A foreach's seeds on one row when they re-ran for one reason; stages after what
+    they read even when a lock file lists them out of order."""
+    base, head = _lock([0, 1, 2, 3, 4], 0.001), _lock([0, 1, 2, 3, 4, 5], 0.01)
+    groups = {g.name: g.reason_parts for g in group_stages(stage_changes(base, head))}
+    assert list(groups) == [
+        "train@0-4",
+        "train@5",
+        "evaluate@0-4",
+        "evaluate@5",
+        "aggregate",
+        "monitor",
+    ]
+    assert groups["train@0-4"] == [("params", ["train.lr"])]
+    assert groups["train@5"] == [("new stage (not in base)", [])]
+    assert groups["evaluate@0-4"] == [("upstream outputs", ["models/seed-N"])]
+    scrambled = dict(reversed(list(head.items())))
+    order = [c.stage for c in stage_changes(base, scrambled)]
+    for seed in range(6):
+        assert order.index(f"train@{seed}") < order.index(f"evaluate@{seed}")
+        assert order.index(f"evaluate@{seed}") < order.index("aggregate")
+    one = {
+        g.name: g.reason_parts for g in group_stages(stage_changes(_lock([0], 1), _lock([0], 2)))
+    }
+    assert one["evaluate@0"] == [("upstream outputs", ["models/seed-0"])]
+
+
+def test_costs_from_model_summaries_run_facts_and_the_lock() -> None:
+    base = Snapshot("main", "a" * 40, seeds=[0, 1], lock=_lock([0, 1], 0.1))  # an old revision
     head = Snapshot(
-        "workspace",
+        "ws",
         None,
-        samples={"test/accuracy": [0.95]},
-        params={"train.lr": 0.01},
-        curves={"val/loss": [0.9, 0.3]},
-        confusion=[{"actual": "a", "predicted": "a"}, {"actual": "b", "predicted": "b"}],
+        seeds=[0, 1],
+        models={s: {"parameters": 5000, "model_bytes": 4096} for s in (0, 1)},
+        runs={0: {"train_seconds": 10.0, "predict_row_ms": 0.2}, 1: {"train_seconds": 14.0}},
     )
-    markdown = render(compare(base, head))
-    assert markdown.startswith(MARKER)
-    assert check_tables(markdown) >= 4
-    assert check_xycharts(markdown) == 1
-    assert "| test/accuracy | 0.9000 | 0.9500 | +0.0500 | +5.56% | ✅ better |" in markdown
-    assert "| `train.lr` | `0.001` | `0.01` |" in markdown
-    assert "head stopped after 2 epochs (held flat)" in markdown
-    assert "no noise estimate" in markdown  # a single seed on each side
-    seeded = render(
-        compare(
-            Snapshot("main", "a" * 40, samples={"test/accuracy": [0.90, 0.91, 0.92]}),
-            Snapshot("workspace", None, samples={"test/accuracy": [0.95, 0.96, 0.955]}),
-        )
+    costs = {c.name: c for c in compare(base, head).costs}
+    assert costs["parameters"].base is None and costs["parameters"].head == 5000
+    assert costs["model size on disk"].base == 1000  # from dvc.lock's size of models/seed-N
+    assert (
+        costs["training time per seed"].head == 12.0 and costs["training time per seed"].head_n == 2
     )
-    check_tables(seeded)
-    assert "| test/accuracy | 0.9100 ± 0.0100 (n=3) | 0.9550 ± 0.0050 (n=3) | +0.0450 |" in seeded
-    assert "Welch's t-test" in seeded and "✅ improved: test/accuracy" in seeded
+    cost_rows = next(t for t in tables(render(compare(base, head))) if t.header[0].text == "")
+    cells = {row[0].text: [c.text for c in row[1:]] for row in cost_rows.rows}
+    assert cells["parameters"] == ["—", "5,000", "—"]
+    assert cells["model size on disk"] == ["1,000 B", "4.0 KiB", "+3.0 KiB (×4.10)"]
+    assert cells["training time per seed"] == ["—", "12.0 s (mean of 2)", "—"]
+    assert compare(Snapshot("a", "a" * 40), Snapshot("b", None)).costs == []
 
 
-def test_chart_checker_rejects_broken_charts() -> None:
-    chart = "\n".join(mermaid_chart("val/loss per epoch", [1.0, 0.5], [0.8, 0.4]))
-    assert check_xycharts(chart) == 1
-    with pytest.raises(AssertionError):
-        check_xycharts(chart.replace("line [1, 0.5]", "line [1, 0.5, 0.2]"))
-    with pytest.raises(AssertionError):
-        check_tables("| a | b |\n|---|---|\n| 1 |\n")
+def test_run_url_from_the_actions_environment() -> None:
+    env = {
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_RUN_ID": "42",
+    }
+    assert run_url(env) == "https://github.com/o/r/actions/runs/42"
+    assert run_url({**env, "GITHUB_RUN_ATTEMPT": "2"}).endswith("/runs/42/attempts/2")
+    assert run_url({}) is None
+
+
+# ----------------------------------------------------------------------------- reading git
+
+
+def test_per_seed_outputs_are_read_from_git(tmp_path: Path) -> None:
+    """Per-seed curves, confusion rows, model summaries and timings at a commit; the
+    first seed's copies (eval/train, eval/plots) for revisions written before them."""
+    files = {
+        "eval/seeds/0/train/plots/metrics/val/loss.tsv": "step\tloss\n18\t0.9\n37\t0.5\n",
+        "eval/seeds/1/train/plots/metrics/val/loss.tsv": "step\tloss\n18\t0.8\n",
+        "eval/seeds/1/plots/confusion.json": json.dumps([{"actual": "a", "predicted": "b"}]),
+        "eval/seeds/1/model.json": json.dumps({"parameters": 7, "model_bytes": 9}),
+        "eval/runs/seed-0.json": json.dumps({"train_seconds": 1.5}),
+        "eval/seeds/0/metrics.json": json.dumps({"test/accuracy": 0.9}),
+        "eval/seeds/1/metrics.json": json.dumps({"test/accuracy": 0.8}),
+        "dvc.lock": "schema: '2.0'\nstages:\n  split:\n    outs: []\n",
+    }
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    run(["git", "init", "-q"], tmp_path)
+    run(["git", "add", "-A"], tmp_path)
+    run(["git", "commit", "-qm", "outputs"], tmp_path)
+    sha = run(["git", "rev-parse", "HEAD"], tmp_path).stdout.strip()
+    snap = Snapshot("main", sha, seeds=[0, 1])
+    read_committed_outputs(tmp_path, snap)
+    assert snap.curves == {"val/loss": {0: [0.9, 0.5], 1: [0.8]}}
+    assert list(snap.confusion) == [1] and snap.models == {1: {"parameters": 7, "model_bytes": 9}}
+    assert snap.runs == {0: {"train_seconds": 1.5}} and snap.samples == {
+        "test/accuracy": [0.9, 0.8]
+    }
+    assert snap.lock == {"split": {"outs": []}}
+    old = tmp_path / "old"
+    (old / "eval/train/plots/metrics/val").mkdir(parents=True)
+    (old / "eval/train/plots/metrics/val/loss.tsv").write_text("step\tloss\n1\t0.7\n2\t0.6\n")
+    legacy = Snapshot("workspace", None)
+    read_committed_outputs(old, legacy)
+    assert legacy.curves == {"val/loss": {0: [0.7, 0.6]}} and legacy.lock == {}
 
 
 # ----------------------------------------------------------------------------- real repos
@@ -127,36 +327,39 @@ def cnn_branch(reproduced: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 @pytest.mark.slow
 def test_model_change_report(cnn_branch: Path) -> None:
     markdown = report(cnn_branch, "--base", "main").stdout
-    assert check_tables(markdown) >= 3 and check_xycharts(markdown) >= 2
+    check_tables(markdown), check_details(markdown)
+    assert len(check_xycharts(markdown)) == 2  # val/loss and val/accuracy
+    assert mermaid_errors(markdown) == [None, None]
     base = json.loads(run(["git", "show", "main:eval/seeds/0/metrics.json"], cnn_branch).stdout)
     head = json.loads((cnn_branch / "eval/seeds/0/metrics.json").read_text())
-    rows = metric_rows(markdown)
+    rows = metric_table(markdown)
     assert set(rows) == set(head)
     for name, cells in rows.items():
         change = head[name] - base[name]
-        assert cells[3] == f"{change:+.4f}"
+        assert cells[4] == f"{change:+.4f}"
         lower_is_better = name == "test/log_loss"
-        expected = "✅ better" if (change > 0) != lower_is_better else "❌ worse"
-        assert cells[5] == expected, (name, cells)
+        better = (change > 0) != lower_is_better
+        assert cells[1] == ("✅ looks better" if better else "❌ looks worse"), (name, cells)
+    assert "1 seed, not tested against noise" in markdown.splitlines()[3]
     assert "| `model.name` | `mlp` | `cnn` |" in markdown
-    assert "`model.net._target_`" in markdown
-    stage_rows = {
-        line.split("|")[1].strip(" `"): line
-        for line in markdown.splitlines()
-        if line.startswith("| `")
-    }
-    assert "params model.gpu_precision, model.input, model.name" in stage_rows["train@0"]
-    assert "train.epochs" in stage_rows["train@0"]
-    assert "upstream outputs models/seed-0" in stage_rows["evaluate@0"]
-    assert "upstream outputs eval/seeds" in stage_rows["aggregate"]
-    for stage in LIGHT:
-        assert stage not in stage_rows
+    stages = next(t for t in tables(markdown) if t.header[0].text == "stage")
+    reasons = {row[0].text: row[1] for row in stages.rows}
+    assert list(reasons)[:3] == ["train@0", "evaluate@0", "aggregate"]
+    assert {"model.input", "model.name", "model.net._target_", "train.epochs"} <= set(
+        reasons["train@0"].codes
+    )
+    assert reasons["evaluate@0"].codes == ["models/seed-0"]
+    assert not set(LIGHT) & set(reasons)
     assert "Unchanged (not re-run): `ingest`, `validate`, `split`, `featurize`." in markdown
+    cost = next(t for t in tables(markdown) if t.header[0].text == "")
+    assert all(cell.text != "—" for row in cost.rows for cell in row[1:3])  # all four recorded
 
     data = json.loads(report(cnn_branch, "--base", "main", "--head", "cnn", "--json").stdout)
     assert data["head"]["label"] == "cnn" and len(data["metrics"]) == len(head)
-    assert {s["stage"] for s in data["stages"]} == {"train@0", "evaluate@0", "aggregate"}
-    assert sorted(data["verdict"]) == sorted({r["status"] for r in data["metrics"]})
+    assert data["like_for_like"] and {s["stage"] for s in data["stages"]} >= {
+        "train@0",
+        "aggregate",
+    }
     reverse = json.loads(report(cnn_branch, "--base", "cnn", "--head", "main", "--json").stdout)
     flipped = {r["name"]: r["status"] for r in reverse["metrics"]}
     for row in data["metrics"]:
@@ -167,13 +370,38 @@ def test_model_change_report(cnn_branch: Path) -> None:
 def test_reproducibility_check(cnn_branch: Path, tmp_path: Path) -> None:
     project = clone_reproduced(cnn_branch, tmp_path / "p")
     ok = report(project, "--base", "main", "--check-reproduced").stdout
-    assert "✅ the reproduced metrics equal the ones committed" in ok
+    assert "✅ reproduced within 1e-6" in ok
     metrics = json.loads((project / "eval/metrics.json").read_text())
+    metrics["test/accuracy"]["mean"] += 1e-9  # another CPU's last digits
+    (project / "eval/metrics.json").write_text(json.dumps(metrics))
+    assert (
+        "✅ reproduced within 1e-6"
+        in report(project, "--base", "main", "--check-reproduced").stdout
+    )
     metrics["test/accuracy"]["mean"] += 0.01
     (project / "eval/metrics.json").write_text(json.dumps(metrics))
     drift = report(project, "--base", "main", "--check-reproduced").stdout
-    assert "⚠️ the reproduced metrics differ" in drift and "| test/accuracy.mean |" in drift
+    assert "⚠️ the reproduced metrics differ" in drift and "| `test/accuracy.mean` |" in drift
     check_tables(drift)
+
+
+@pytest.mark.slow
+def test_another_dataset_is_not_judged(reproduced: Path, tmp_path: Path) -> None:
+    """Digits on main, breast cancer on the branch: listed, never `improved`."""
+    project = clone_reproduced(reproduced, tmp_path / "p")
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "digits"], project)
+    run(["git", "checkout", "-qb", "cancer"], project)
+    compose(project, "data=breast_cancer", "train.epochs=5")
+    run(["dvc", "repro"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "breast cancer"], project)
+    markdown = report(project, "--base", "main").stdout
+    verdict = markdown.splitlines()[3]
+    assert "not like for like" in verdict and "dataset `digits` → `breast_cancer`" in verdict
+    assert "test split differs" in verdict and "classes differ (10 → 2" in verdict
+    assert "✅" not in markdown and "❌" not in markdown and "improved" not in markdown
+    assert {cells[1] for cells in metric_table(markdown).values()} == {"⚠️ not compared"}
 
 
 @pytest.mark.slow
@@ -181,8 +409,8 @@ def test_first_pr_and_one_sided_metrics(reproduced: Path, tmp_path: Path) -> Non
     project = clone_reproduced(reproduced, tmp_path / "p")
     # HEAD is the scaffold commit: no metrics, no lock yet.
     first = report(project, "--base", "HEAD").stdout
-    assert "🆕 new: test/accuracy" in first
-    check_tables(first), check_xycharts(first)
+    assert "🆕 new: `test/accuracy`" in first
+    check_tables(first), check_details(first)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "run"], project)
     metrics = json.loads((project / "eval/seeds/0/metrics.json").read_text())
@@ -190,9 +418,9 @@ def test_first_pr_and_one_sided_metrics(reproduced: Path, tmp_path: Path) -> Non
     del metrics["test/roc_auc"]
     (project / "eval/seeds/0/metrics.json").write_text(json.dumps(metrics))
     one_sided = report(project, "--base", "HEAD").stdout
-    rows = metric_rows(one_sided)
-    assert rows["test/extra"][1:] == ["—", "1.5000", "—", "—", "🆕 new"]
-    assert rows["test/roc_auc"][5] == "🗑️ removed"
+    rows = metric_table(one_sided)
+    assert rows["test/extra"][1:] == ["🆕 new", "—", "1.5000", "—", "—"]
+    assert rows["test/roc_auc"][1] == "🗑️ removed"
     check_tables(one_sided)
 
 

@@ -73,7 +73,7 @@ def test_verdicts_for_known_cases() -> None:
             {"test/accuracy": list(same), "test/log_loss": shift_up, "test/f1_macro": shift_up},
         )
     }
-    assert rows["test/accuracy"].status == "noise" and rows["test/accuracy"].p_value == 1.0
+    assert rows["test/accuracy"].status == "same" and rows["test/accuracy"].p_value == 1.0
     assert rows["test/f1_macro"].status == "better" and rows["test/f1_macro"].p_value < 0.05
     assert rows["test/log_loss"].status == "worse"  # lower is better: a rise is worse
     noisy = {

@@ -1,6 +1,7 @@
 """Everything the report compares, read for one revision (a commit, an experiment or the
 workspace): metrics and params through DVC's Python API, the lock file and the small
-committed outputs (training curves, confusion rows, data report) straight from git.
+committed outputs (per-seed curves, confusion rows, model sizes, run timings, the data
+report) straight from git, in one `git cat-file --batch` per revision.
 """
 
 from __future__ import annotations
@@ -16,11 +17,20 @@ from typing import Any
 import yaml
 
 from dockyard.errors import DockyardError
-from dockyard.paths import SEEDS_DIR, TRAIN_LOG_DIR, VALIDATION_REPORT
+from dockyard.metrics import CURVES, curve_column, curve_file
+from dockyard.paths import (
+    PLOTS_DIR,
+    TRAIN_LOG_DIR,
+    VALIDATION_REPORT,
+    model_summary_path,
+    run_facts_path,
+    seed_dir,
+    train_log_dir,
+)
 
 WORKSPACE = "workspace"
-CURVES = ("val/loss", "val/accuracy", "val/mae", "train/loss")
-CONFUSION_FILE = "eval/plots/confusion.json"
+LOCK_FILE = "dvc.lock"
+CONFUSION = "confusion.json"
 
 
 class ReportError(DockyardError):
@@ -38,9 +48,19 @@ class Snapshot:
     seeds: list[int] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)  # flattened params.yaml
     lock: dict[str, Any] = field(default_factory=dict)  # stage -> lock entry
-    curves: dict[str, list[float]] = field(default_factory=dict)
-    confusion: list[dict[str, str]] = field(default_factory=list)
+    # curve name -> seed -> one value per epoch (eval/seeds/N/train, else eval/train)
+    curves: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    # seed -> the test split's confusion rows ({"actual", "predicted"})
+    confusion: dict[int, list[dict[str, str]]] = field(default_factory=dict)
     data_report: dict[str, Any] = field(default_factory=dict)
+    models: dict[int, dict[str, Any]] = field(default_factory=dict)  # seed -> model.json
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # seed -> run timings
+    commit: str | None = None  # the commit checked out under the workspace (HEAD)
+
+    @property
+    def ref(self) -> str | None:
+        """The commit behind this side: its own, or the workspace's HEAD."""
+        return self.sha or self.commit
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -69,11 +89,33 @@ def resolve(root: Path, rev: str) -> tuple[str, str]:
 
 def read_file(root: Path, sha: str | None, path: str) -> str | None:
     """A committed file's text at `sha` (the workspace when None); None if absent."""
+    return read_files(root, sha, [path])[path]
+
+
+def read_files(root: Path, sha: str | None, paths: list[str]) -> dict[str, str | None]:
+    """Several files at one revision; one git process for all of them."""
     if sha is None:
-        file = root / path
-        return file.read_text(encoding="utf-8") if file.is_file() else None
-    result = _git(root, "show", f"{sha}:{path}")
-    return result.stdout if result.returncode == 0 else None
+        return {
+            p: (root / p).read_text(encoding="utf-8") if (root / p).is_file() else None
+            for p in paths
+        }
+    request = "".join(f"{sha}:{p}\n" for p in paths).encode()
+    out = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=root, input=request, capture_output=True
+    ).stdout
+    texts: dict[str, str | None] = {}
+    position = 0
+    for path in paths:
+        end = out.index(b"\n", position)
+        header = out[position:end].split()
+        position = end + 1
+        if len(header) == 3 and header[1] == b"blob":
+            size = int(header[2])
+            texts[path] = out[position : position + size].decode("utf-8", "replace")
+            position += size + 1
+        else:  # "<object> missing", or a tree
+            texts[path] = None
+    return texts
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -110,32 +152,20 @@ def snapshots(root: Path, base: str, head: str | None) -> tuple[Snapshot, Snapsh
     ):
         key = sha or WORKSPACE
         snap = Snapshot(label=label, sha=sha, subject=subject)
+        if sha is None:
+            snap.commit = _git(root, "rev-parse", "--verify", "--quiet", "HEAD").stdout.strip()
         files = _dvc_results(metrics, key)
         for name, values in files.items():
             numbers = {k: float(v) for k, v in flatten(values).items() if _is_number(v)}
             if numbers:
                 snap.metrics[name] = numbers
-        param_files = _dvc_results(params, key)
-        snap.params = flatten(param_files.get("params.yaml", {}))
+        snap.params = flatten(_dvc_results(params, key).get("params.yaml", {}))
         seeds = snap.params.get("seeds")
         snap.seeds = [int(s) for s in seeds] if isinstance(seeds, list) else []
-        snap.samples = _seed_samples(root, sha, snap.seeds) or _file_samples(files)
-        _read_committed_outputs(root, snap)
+        read_committed_outputs(root, snap)
+        snap.samples = snap.samples or _file_samples(files)
         sides.append(snap)
     return sides[0], sides[1]
-
-
-def _seed_samples(root: Path, sha: str | None, seeds: list[int]) -> dict[str, list[float]]:
-    """Per-seed test metrics (eval/seeds/N/metrics.json) of the seeds the revision ran."""
-    samples: dict[str, list[float]] = {}
-    for seed in seeds:
-        text = read_file(root, sha, f"{SEEDS_DIR}/{seed}/metrics.json")
-        if text is None:
-            continue
-        for name, value in flatten(json.loads(text)).items():
-            if _is_number(value):
-                samples.setdefault(name, []).append(float(value))
-    return samples
 
 
 def _file_samples(files: dict[str, Any]) -> dict[str, list[float]]:
@@ -158,18 +188,61 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _read_committed_outputs(root: Path, snap: Snapshot) -> None:
-    lock = read_file(root, snap.sha, "dvc.lock")
-    snap.lock = (yaml.safe_load(lock) or {}).get("stages", {}) if lock else {}
-    for name in CURVES:
-        text = read_file(root, snap.sha, f"{TRAIN_LOG_DIR}/plots/metrics/{name}.tsv")
-        if text:
-            rows = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
-            column = name.rsplit("/", 1)[-1]
-            values = [float(row[column]) for row in rows if row.get(column)]
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _curve(text: str | None, name: str) -> list[float]:
+    """One value per epoch from DVCLive's TSV (columns `step` and the curve's column)."""
+    if not text:
+        return []
+    column = curve_column(name)
+    rows = csv.DictReader(io.StringIO(text), delimiter="\t")
+    return [float(row[column]) for row in rows if row.get(column) not in (None, "")]
+
+
+def read_committed_outputs(root: Path, snap: Snapshot) -> None:
+    """Fill the lock, per-seed outputs and the data report of `snap` from its revision.
+
+    Revisions from before per-seed outputs were committed fall back to the first seed's
+    copies (eval/train, eval/plots); files a revision never wrote stay empty.
+    """
+    seeds = snap.seeds or [0]
+    paths = [LOCK_FILE, VALIDATION_REPORT, f"{PLOTS_DIR}/{CONFUSION}"]
+    paths += [curve_file(TRAIN_LOG_DIR, name) for name in CURVES]
+    for seed in seeds:
+        paths += [f"{seed_dir(seed)}/metrics.json", f"{seed_dir(seed)}/plots/{CONFUSION}"]
+        paths += [model_summary_path(seed), run_facts_path(seed)]
+        paths += [curve_file(train_log_dir(seed), name) for name in CURVES]
+    files = read_files(root, snap.sha, paths)
+    lock = yaml.safe_load(files[LOCK_FILE] or "") or {}
+    snap.lock = lock.get("stages", {}) if isinstance(lock, dict) else {}
+    snap.data_report = _json(files[VALIDATION_REPORT]) or {}
+    for seed in seeds:
+        for name, value in flatten(_json(files[f"{seed_dir(seed)}/metrics.json"]) or {}).items():
+            if _is_number(value):
+                snap.samples.setdefault(name, []).append(float(value))
+        rows = _json(files[f"{seed_dir(seed)}/plots/{CONFUSION}"])
+        if isinstance(rows, list) and rows:
+            snap.confusion[seed] = rows
+        for target, path in ((snap.models, model_summary_path), (snap.runs, run_facts_path)):
+            data = _json(files[path(seed)])
+            if isinstance(data, dict):
+                target[seed] = data
+        for name in CURVES:
+            values = _curve(files[curve_file(train_log_dir(seed), name)], name)
             if values:
-                snap.curves[name] = values
-    confusion = read_file(root, snap.sha, CONFUSION_FILE)
-    snap.confusion = json.loads(confusion) if confusion else []
-    report = read_file(root, snap.sha, VALIDATION_REPORT)
-    snap.data_report = json.loads(report) if report else {}
+                snap.curves.setdefault(name, {})[seed] = values
+    first = seeds[0]
+    if not snap.confusion:
+        rows = _json(files[f"{PLOTS_DIR}/{CONFUSION}"])
+        if isinstance(rows, list) and rows:
+            snap.confusion[first] = rows
+    if not snap.curves:
+        for name in CURVES:
+            values = _curve(files[curve_file(TRAIN_LOG_DIR, name)], name)
+            if values:
+                snap.curves[name] = {first: values}

@@ -1,296 +1,254 @@
-"""GitHub-flavoured markdown for a comparison: one comment a reviewer can decide from."""
+"""GitHub-flavoured markdown for a comparison: one comment a reviewer can decide from.
+
+Above the fold: the verdict, every metric, the params that changed, what the change costs,
+data changes and the curves. Folded: the stages that re-ran and the per-class recall.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
+from dockyard.report.charts import curves_section
 from dockyard.report.collect import Snapshot
-from dockyard.report.compare import Comparison, MetricRow
+from dockyard.report.compare import Comparison, MetricRow, Mismatch, Reproduction, verdict
+from dockyard.report.markdown import (
+    Md,
+    code,
+    codes,
+    details,
+    escape,
+    link,
+    percent,
+    signed,
+    table,
+)
+from dockyard.report.sections import (
+    MARKS,
+    UNTESTED,
+    costs_section,
+    data_section,
+    mark,
+    per_class_section,
+    stages_section,
+)
 
 MARKER = "<!-- dockyard-report -->"
-MARKS = {
-    "better": "✅ better",
-    "worse": "❌ worse",
-    "same": "➖ same",
-    "changed": "⚪ changed",
-    "noise": "〰️ within noise",
-    "new": "🆕 new",
-    "removed": "🗑️ removed",
-}
-# grey for base, blue for head (Mermaid xychart has no legend: the caption says which is which)
-CHART_THEME = (
-    '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "#9a9a9a, #1f6feb"}}}}%%'
+FOLD_PARAMS_AFTER = 12
+SEEDS_HINT = (
+    "Run several seeds on both sides (`seeds: [0, 1, 2, 3, 4]` in `conf/config.yaml`, or "
+    "`dvc exp run -S 'seeds=[0,1,2,3,4]'`) for better / worse / within-noise verdicts."
 )
 
 
-def _cell(value: Any) -> str:
-    text = "—" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+def tolerance(rtol: float) -> str:
+    """1e-06 written as 1e-6."""
+    return f"{rtol:g}".replace("e-0", "e-").replace("e+0", "e+")
 
 
-def table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return lines
+def side_name(snap: Snapshot) -> Md:
+    return code(snap.label)
 
 
-def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4f}"
+# ----------------------------------------------------------------------------- verdict
 
 
-def _signed(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.4f}"
+def _seed_count(rows: list[MetricRow]) -> str:
+    base, head = min(r.base_n for r in rows), min(r.head_n for r in rows)
+    if base == head:
+        return f"{base} seed" + ("s" if base != 1 else "")
+    if base < 2:
+        return f"{base} seed on base"
+    return f"{head} seed on head"
 
 
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.2%}"
+def _interval(row: MetricRow) -> str:
+    if row.ci_low is None or row.ci_high is None:
+        return "—"
+    return f"{signed(row.ci_low)} to {signed(row.ci_high)}"
 
 
-def side_name(snap: Snapshot) -> str:
-    return f"`{snap.label}` ({snap.sha[:8]})" if snap.sha else f"`{snap.label}`"
+def mismatch_text(m: Mismatch) -> Md:
+    if m.what == "classes":
+        old, new = set(m.base), set(m.head)
+        parts = [f"{len(m.base)} → {len(m.head)}"]
+        if new - old:
+            parts.append("only in head: " + codes(sorted(new - old)[:5]))
+        if old - new:
+            parts.append("only in base: " + codes(sorted(old - new)[:5]))
+        return Md("classes differ (" + "; ".join(parts) + ")")
+    if m.what == "test split":
+        why = f"; changed: {codes(m.why)}" if m.why else ""
+        return Md(
+            f"test split differs ({code('data/prepared')} {code(str(m.base)[:8])} → "
+            f"{code(str(m.head)[:8])}{why})"
+        )
+    return Md(f"{escape(m.what)} {code(m.base)} → {code(m.head)}")
 
 
-def verdict_line(rows: list[MetricRow]) -> str:
+def verdict_line(comparison: Comparison) -> str:
+    rows = comparison.metrics
     if not rows:
         return "**Verdict:** no metrics on either side yet."
-    groups: dict[str, list[str]] = {}
-    for row in rows:
-        groups.setdefault(row.status, []).append(row.name)
-    if not any(groups.get(k) for k in ("better", "worse", "changed", "new", "removed")):
+    if comparison.mismatches:
+        return (
+            "**Verdict:** ⚠️ not like for like: "
+            + "; ".join(mismatch_text(m) for m in comparison.mismatches)
+            + ". The metrics below are listed without verdicts."
+        )
+    by_name = {r.name: r for r in rows}
+    groups = verdict(rows)
+    if not set(groups) - {"noise", "same"}:
         if groups.get("noise"):
             return (
-                f"**Verdict:** no change larger than the seed noise ({len(rows)} metrics compared)."
+                f"**Verdict:** no change larger than the seed noise ({len(rows)} metrics "
+                "compared). " + _noise_part(groups["noise"], by_name)
             )
         return f"**Verdict:** no metric changed ({len(rows)} compared)."
     parts = []
-    for status, word in (
-        ("better", "improved"),
-        ("worse", "regressed"),
-        ("changed", "changed (direction unknown)"),
-        ("new", "new"),
-        ("removed", "removed"),
-        ("noise", "within noise"),
-    ):
-        if groups.get(status):
-            parts.append(f"{MARKS[status].split()[0]} {word}: " + ", ".join(groups[status]))
-    if groups.get("same"):
-        parts.append(f"{len(groups['same'])} unchanged")
+    for status, names in groups.items():
+        group = [by_name[n] for n in names]
+        listed = codes(names)
+        if status == "same":
+            parts.append(f"⚪ {len(names)} unchanged")
+        elif status == "noise":
+            parts.append(_noise_part(names, by_name))
+        elif status in UNTESTED and any(r.p_value is None for r in group):
+            words = UNTESTED[status]
+            parts.append(f"{words}, {_seed_count(group)}, not tested against noise: {listed}")
+        else:
+            word = {"better": "improved", "worse": "regressed"}.get(status)
+            label = f"{MARKS[status].split(' ', 1)[0]} {word}" if word else MARKS[status]
+            if status == "changed":
+                label += " (direction unknown)"
+            parts.append(f"{label}: {listed}")
     return "**Verdict:** " + " · ".join(parts)
 
 
-def _side_value(mean: float | None, std: float | None, n: int) -> str:
+def _noise_part(names: list[str], by_name: dict[str, MetricRow]) -> str:
+    shown = ", ".join(f"{code(n)} ({_interval(by_name[n])})" for n in names)
+    return f"🟡 within noise (95% interval of the change): {shown}"
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def _side_value(mean: float | None, std: float | None, n: int, seeds: int) -> str:
     if mean is None:
         return "—"
+    text = f"{mean:.4f}"
     if n >= 2 and std is not None:
-        return f"{mean:.4f} ± {std:.4f} (n={n})"
-    return f"{mean:.4f}"
+        text += f" ± {std:.4f}"
+    return text + (f" (n={n})" if n != seeds and n else "")
 
 
-def _folded(row: MetricRow) -> bool:
-    return row.status == "same" or (row.status == "noise" and row.change == 0)
-
-
-def metrics_section(rows: list[MetricRow], noise: bool, alpha: float) -> list[str]:
+def metrics_section(comparison: Comparison) -> list[str]:
+    rows = comparison.metrics
     if not rows:
         return ["No metrics files on either side yet (is `dvc repro` part of this change?)."]
-    header = ["metric", "base", "head", "change", "relative"]
-    header += ["p-value", ""] if noise else [""]
+    noise = comparison.noise_estimate
+    seeds = {
+        side: max((getattr(r, f"{side}_n") for r in rows), default=0) for side in ("base", "head")
+    }
+    header = ["metric", "verdict"]
+    header += [f"{side} (n={seeds[side]})" if noise else side for side in ("base", "head")]
+    header += ["change", "relative"] + (["95% interval of change", "p"] if noise else [])
 
     def line(row: MetricRow) -> list[Any]:
         cells = [
-            row.name,
-            _side_value(row.base, row.base_std, row.base_n),
-            _side_value(row.head, row.head_std, row.head_n),
-            _signed(row.change),
-            _percent(row.relative),
+            code(row.name),
+            mark(row),
+            _side_value(row.base, row.base_std, row.base_n, seeds["base"]),
+            _side_value(row.head, row.head_std, row.head_n, seeds["head"]),
+            signed(row.change),
+            percent(row.relative),
         ]
         if noise:
-            cells.append("—" if row.p_value is None else f"{row.p_value:.3g}")
-        return cells + [MARKS[row.status]]
+            cells += [_interval(row), None if row.p_value is None else f"{row.p_value:.3g}"]
+        return cells
 
-    moved = [r for r in rows if not _folded(r)]
-    same = [r for r in rows if _folded(r)]
-    out = table(header, [line(r) for r in moved]) if moved else ["No metric changed."]
-    if same:
-        out += ["", f"<details><summary>{len(same)} unchanged metric(s)</summary>", ""]
-        out += table(header, [line(r) for r in same])
-        out += ["", "</details>"]
-    seeds = {(r.base_n, r.head_n) for r in rows if r.base_n and r.head_n}
+    right = set(range(2, len(header)))
+    moved = [r for r in rows if r.status != "same"]
+    same = [r for r in rows if r.status == "same"]
+    out = table(header, [line(r) for r in moved], right) if moved else ["No metric changed."]
+    if same and moved:
+        out += [
+            "",
+            *details(
+                f"{len(same)} unchanged metric(s)", table(header, [line(r) for r in same], right)
+            ),
+        ]
+    elif same:
+        out += ["", *table(header, [line(r) for r in same], right)]
+    out.append("")
+    notes = []
     if noise:
-        out += [
-            "",
-            f"Verdicts test the difference of the means against the seed noise "
-            f"(Welch's t-test, α = {alpha}); `within noise` means p ≥ {alpha}.",
-        ]
-    elif seeds:
-        out += [
-            "",
-            "ℹ️ One side ran a single seed, so there is no noise estimate: the changes "
-            "above are raw differences and may be seed noise. Run several seeds on both "
-            "sides (`seeds: [0, 1, 2, 3, 4]` in conf/config.yaml, or "
-            "`dvc exp run -S 'seeds=[0,1,2,3,4]'`) for better / worse / within-noise "
-            "verdicts.",
-        ]
-    return out
+        notes.append(
+            "± is the standard deviation over the n seeds of each side. Verdicts test the "
+            f"difference of the means against the seed noise (Welch's t-test, α = "
+            f"{comparison.alpha}); 🟡 within noise means p ≥ {comparison.alpha}, and its "
+            "interval shows how large a change these seeds could have missed."
+        )
+    elif any(r.base_n and r.head_n for r in rows) and comparison.like_for_like:
+        notes.append(
+            "ℹ️ One seed on a side, so there is no noise estimate: the changes are raw "
+            f"differences and may be seed noise. {SEEDS_HINT}"
+        )
+    if any(r.status == "same" and r.change for r in rows):
+        notes.append(
+            f"Changes smaller than a relative {tolerance(comparison.rtol)} count as unchanged."
+        )
+    return out + [" ".join(notes)] if notes else out[:-1]
 
 
-FOLD_PARAMS_AFTER = 12
+# ----------------------------------------------------------------------------- params
 
 
 def params_section(params: list[tuple[str, Any, Any]]) -> list[str]:
     if not params:
         return ["No parameter changed."]
-    rows = [[f"`{k}`", f"`{b}`", f"`{h}`"] for k, b, h in params]
+    rows = [[code(k), code(b), code(h)] for k, b, h in params]
     if len(rows) <= FOLD_PARAMS_AFTER:
         return table(["param", "base", "head"], rows)
     groups = sorted({k.split(".")[0] for k, _, _ in params})
     return [
-        f"{len(rows)} params changed (in {', '.join(f'`{g}`' for g in groups)}).",
+        f"{len(rows)} params changed (in {codes(groups)}).",
         "",
-        "<details><summary>Show them</summary>",
-        "",
-        *table(["param", "base", "head"], rows),
-        "",
-        "</details>",
+        *details("Show them", table(["param", "base", "head"], rows)),
     ]
 
 
-def stages_section(comparison: Comparison) -> list[str]:
-    stages = comparison.stages
-    all_stages = list(comparison.head.lock) or list(comparison.base.lock)
-    if not stages:
-        return ["No stage re-ran: every stage's dependencies are as in base."]
-    rerun = {s.stage for s in stages}
-    out = table(
-        ["stage", "re-ran because"], [[f"`{s.stage}`", "; ".join(s.reasons)] for s in stages]
-    )
-    cached = [s for s in all_stages if s not in rerun]
-    if cached:
-        out += ["", "Unchanged (not re-run): " + ", ".join(f"`{s}`" for s in cached) + "."]
-    return out
+# ----------------------------------------------------------------------------- assembly
 
 
-def data_section(comparison: Comparison) -> list[str]:
-    base_rows, head_rows = comparison.rows
-    if not comparison.data and base_rows == head_rows:
-        return []
-    out = ["### Data", ""]
-    if comparison.data:
-        rows = [
-            [
-                f"`{d.path}`",
-                _short(d.base_hash),
-                _short(d.head_hash),
-                _size(d.base_size),
-                _size(d.head_size),
-            ]
-            for d in comparison.data
+def reproducibility_text(check: Reproduction) -> str:
+    within = tolerance(check.rtol)
+    largest = check.largest
+    if check.reproduced:
+        detail = " (identical)"
+        if largest:
+            relative = largest.get("relative")
+            detail = (
+                f"; the largest difference is {largest['difference']:.2g}"
+                + (f" (relative {relative:.2g})" if relative else "")
+                + f" in {code(largest['metric'])}"
+            )
+        return (
+            f"**Reproducibility:** ✅ reproduced within {within} (relative): the "
+            f"{check.compared} metrics committed on this branch match{detail}."
+        )
+    rows = [
+        [code(d["metric"]), d["committed"], d["reproduced"], signed(d.get("difference"), 6)]
+        for d in check.differences
+    ]
+    return "\n".join(
+        [
+            f"**Reproducibility:** ⚠️ the reproduced metrics differ from the ones committed on "
+            f"this branch by more than {within} (relative): re-run `dvc repro` and commit, or "
+            "look for non-determinism.",
+            "",
+            *table(["metric", "committed", "reproduced", "difference"], rows, right={1, 2, 3}),
         ]
-        out += table(["input", "base md5", "head md5", "base size", "head size"], rows)
-    if base_rows != head_rows:
-        out += ["", f"Rows after validation: {_cell(base_rows)} → {_cell(head_rows)}."]
-    return out + [""]
-
-
-def _short(value: str | None) -> str:
-    return f"`{value[:10]}`" if value else "—"
-
-
-def _size(value: int | None) -> str:
-    return "—" if value is None else f"{value:,} B"
-
-
-def mermaid_chart(title: str, base: list[float], head: list[float]) -> list[str]:
-    """An xychart-beta line chart; the shorter run is held flat after it stopped."""
-    length = max(len(base), len(head))
-    series = [s + [s[-1]] * (length - len(s)) for s in (base, head) if s]
-    values = [v for s in series for v in s]
-    low, high = min(values), max(values)
-    pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
-    bottom, top = low - pad, high + pad
-    if low >= 0:
-        bottom = max(bottom, 0.0)  # losses and rates never go below zero
-    if low >= 0 and high <= 1:
-        top = min(top, 1.0)  # nor rates above one
-    epochs = ", ".join(str(i) for i in range(1, length + 1))
-    lines = [
-        "```mermaid",
-        CHART_THEME,
-        "xychart-beta",
-        f'    title "{title}"',
-        f"    x-axis [{epochs}]",
-        f'    y-axis "{title.split()[0]}" {bottom:.4g} --> {top:.4g}',
-    ]
-    lines += [f"    line [{', '.join(f'{v:.4g}' for v in s)}]" for s in series]
-    return lines + ["```"]
-
-
-def curves_section(base: Snapshot, head: Snapshot) -> list[str]:
-    out: list[str] = []
-    for name in ("val/loss", "val/accuracy", "val/mae"):
-        old, new = base.curves.get(name, []), head.curves.get(name, [])
-        if not new and not old:
-            continue
-        out += mermaid_chart(f"{name} per epoch", old, new)
-        caption = "grey: base, blue: head" if old and new else ("head" if new else "base")
-        stops = [
-            f"{label} stopped after {len(s)} epochs"
-            for label, s in (("base", old), ("head", new))
-            if s and len(s) < max(len(old), len(new))
-        ]
-        out += [f"<sub>{caption}{'; ' + ', '.join(stops) + ' (held flat)' if stops else ''}.</sub>"]
-        out.append("")
-    return out
-
-
-def confusion_section(base: Snapshot, head: Snapshot) -> list[str]:
-    if not head.confusion:
-        return []
-
-    def recall(rows: list[dict[str, str]]) -> tuple[dict[str, float], Counter, Counter]:
-        support = Counter(r["actual"] for r in rows)
-        hits = Counter(r["actual"] for r in rows if r["actual"] == r["predicted"])
-        confused = Counter(
-            (r["actual"], r["predicted"]) for r in rows if r["actual"] != r["predicted"]
-        )
-        return {c: hits[c] / n for c, n in support.items()}, support, confused
-
-    new_recall, support, confused = recall(head.confusion)
-    old_recall = recall(base.confusion)[0] if base.confusion else {}
-    classes = sorted(support, key=lambda c: (len(c), c))
-    rows = []
-    for c in classes:
-        worst = max(
-            ((p, n) for (a, p), n in confused.items() if a == c), key=lambda x: x[1], default=None
-        )
-        old = old_recall.get(c)
-        rows.append(
-            [
-                f"`{c}`",
-                support[c],
-                _number(old),
-                _number(new_recall[c]),
-                _signed(None if old is None else new_recall[c] - old),
-                f"`{worst[0]}` ({worst[1]})" if worst else "—",
-            ]
-        )
-    out = ["### Test confusion (per class)", ""]
-    out += table(
-        ["class", "support", "recall base", "recall head", "change", "most confused with"], rows
     )
-    predicted = sorted(
-        {r["predicted"] for r in head.confusion} | set(classes), key=lambda c: (len(c), c)
-    )
-    counts = Counter((r["actual"], r["predicted"]) for r in head.confusion)
-    matrix = [[f"**{a}**", *[counts[(a, p)] for p in predicted]] for a in classes]
-    out += [
-        "",
-        "<details><summary>Confusion matrix (head; rows actual, columns predicted)</summary>",
-        "",
-    ]
-    out += table(["actual \\ predicted", *predicted], matrix)
-    return out + ["", "</details>", ""]
 
 
 def render(comparison: Comparison, extras: dict[str, Any] | None = None) -> str:
@@ -300,46 +258,50 @@ def render(comparison: Comparison, extras: dict[str, Any] | None = None) -> str:
         MARKER,
         f"## dockyard report: {side_name(head)} vs {side_name(base)}",
         "",
-        verdict_line(comparison.metrics),
+        verdict_line(comparison),
         "",
     ]
-    if "reproducibility" in extras:
-        out += [extras["reproducibility"], ""]
-    out += [
-        "### Metrics",
-        "",
-        *metrics_section(comparison.metrics, comparison.noise_estimate, comparison.alpha),
-        "",
-    ]
+    if extras.get("reproducibility") is not None:
+        out += [reproducibility_text(extras["reproducibility"]), ""]
+    out += ["### Metrics", "", *metrics_section(comparison), ""]
     out += ["### Params changed", "", *params_section(comparison.params), ""]
-    out += ["### Stages re-run", "", *stages_section(comparison), ""]
+    out += costs_section(comparison.costs)
     out += data_section(comparison)
     curves = curves_section(base, head)
     if curves:
         out += ["### Training curves", "", *curves]
-    out += confusion_section(base, head)
-    if extras.get("plots_url"):
-        out += [
-            f"📈 Full plots (`dvc plots diff`): [HTML artifact]({extras['plots_url']})",
-            "",
-        ]
-    out += ["---", footer(comparison, extras)]
+    out += stages_section(comparison)
+    out += per_class_section(comparison)
+    out += ["---", *links(comparison, extras), footer(comparison, extras)]
     return "\n".join(out) + "\n"
 
 
-def footer(comparison: Comparison, extras: dict[str, Any]) -> str:
+def links(comparison: Comparison, extras: dict[str, Any]) -> list[str]:
+    """Where to look next; commit SHAs stay plain text so GitHub links them."""
+    found = []
+    if extras.get("run_url"):
+        found.append("⚙️ " + link("workflow run", extras["run_url"]))
+    if extras.get("plots_url"):
+        found.append("📈 " + link("all plots (dvc plots diff, HTML artifact)", extras["plots_url"]))
     base, head = comparison.base, comparison.head
-    head_ref = head.sha[:8] if head.sha else "the workspace"
+    commits = [f"base {side_name(base)} {base.ref}" if base.ref else f"base {side_name(base)}"]
+    if head.sha:
+        commits.append(f"head {side_name(head)} {head.sha}")
+    elif head.ref:
+        commits.append(f"head: the workspace on {head.ref}")
+    return [" · ".join(found + commits), ""]
+
+
+def footer(comparison: Comparison, extras: dict[str, Any]) -> str:
+    head = comparison.head
     reproduce = f"git checkout {head.sha[:8]} && dvc repro" if head.sha else "dvc repro"
-    parts = [
-        f"<sub>base {side_name(base)}{' ' + repr(base.subject) if base.subject else ''} · head "
-        f"{side_name(head) if head.sha else head_ref}",
-        f"reproduce locally: `{reproduce}` then `dockyard report --base {base.label}`",
-    ]
+    again = code(f"dockyard report --base {comparison.base.label}")
+    parts = [f"reproduce: {code(reproduce)}, then {again}"]
     if comparison.noise_estimate:
         parts.append(f"verdicts: Welch's t-test over seeds, α = {comparison.alpha}")
+    parts.append(f"unchanged below a relative {tolerance(comparison.rtol)}")
     if extras.get("run_seconds") is not None:
         parts.append(f"pipeline run time: {float(extras['run_seconds']):.0f} s")
     if extras.get("report_seconds") is not None:
         parts.append(f"report built in {extras['report_seconds']:.1f} s")
-    return " · ".join(parts) + "</sub>"
+    return "<sub>" + " · ".join(parts) + "</sub>"

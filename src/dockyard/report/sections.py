@@ -1,0 +1,233 @@
+"""The comment's sections below the metrics: cost, data, and the folded stages and
+per-class recall."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from dockyard.report.compare import Comparison, MetricRow, metric_row, unjudged
+from dockyard.report.costs import Cost
+from dockyard.report.markdown import (
+    Md,
+    code,
+    codes,
+    details,
+    escape,
+    html_code,
+    number,
+    signed,
+    size,
+    table,
+)
+from dockyard.report.stages import group_names, group_stages, pipeline_order
+
+MARKS = {
+    "better": "✅ better",
+    "worse": "❌ worse",
+    "same": "⚪ unchanged",
+    "changed": "🔷 changed",
+    "noise": "🟡 within noise",
+    "new": "🆕 new",
+    "removed": "🗑️ removed",
+    "unlike": "⚠️ not compared",
+}
+UNTESTED = {"better": "✅ looks better", "worse": "❌ looks worse"}
+# Classes beyond which the confusion matrix is left out (too wide to read in a comment).
+MATRIX_MAX_CLASSES = 20
+
+
+def mark(row: MetricRow) -> str:
+    """The verdict cell: better and worse from one seed say they were not tested."""
+    if row.p_value is None and row.status in UNTESTED:
+        return UNTESTED[row.status]
+    return MARKS[row.status]
+
+
+def reasons(parts: list[tuple[str, list[str]]]) -> Md:
+    return Md("; ".join(f"{escape(kind)} {codes(items)}".strip() for kind, items in parts))
+
+
+def stages_section(comparison: Comparison) -> list[str]:
+    """Stages in pipeline order, a foreach's seeds on one row, folded under one line."""
+    lock = comparison.head.lock or comparison.base.lock
+    if not comparison.stages:
+        if not lock:
+            return []
+        return ["**Stages:** none re-ran: every stage's dependencies are as in base.", ""]
+    groups = group_stages(comparison.stages)
+    rerun = {s.stage for s in comparison.stages}
+    cached = group_names([s for s in pipeline_order(lock) if s not in rerun])
+    summary = (
+        f"<b>Stages</b>: {len(rerun)} re-ran ("
+        + ", ".join(html_code(g.name) for g in groups)
+        + ")"
+        + (f", {len(cached)} unchanged" if cached else "")
+    )
+    body = table(
+        ["stage", "re-ran because"], [[code(g.name), reasons(g.reason_parts)] for g in groups]
+    )
+    if cached:
+        body += ["", f"Unchanged (not re-run): {codes(cached)}."]
+    return details(summary, body) + [""]
+
+
+def data_section(comparison: Comparison) -> list[str]:
+    base_rows, head_rows = comparison.rows
+    if not comparison.data and base_rows == head_rows:
+        return []
+    out = ["### Data", ""]
+    if comparison.data:
+        rows = [
+            [code(d.path), _short(d.base_hash), _short(d.head_hash)]
+            + [size(d.base_size), size(d.head_size)]
+            for d in comparison.data
+        ]
+        out += table(
+            ["input", "base md5", "head md5", "base size", "head size"], rows, right={3, 4}
+        )
+    if base_rows != head_rows:
+        shown = [escape("—" if r is None else f"{r:,}") for r in (base_rows, head_rows)]
+        out += ["", f"Rows after validation: {shown[0]} → {shown[1]}."]
+    return out + [""]
+
+
+def _short(value: str | None) -> Md | None:
+    return code(value[:10]) if value else None
+
+
+def _recalls(rows: list[dict[str, str]]) -> tuple[dict[str, float], Counter, Counter]:
+    support = Counter(str(r["actual"]) for r in rows)
+    hits = Counter(str(r["actual"]) for r in rows if r["actual"] == r["predicted"])
+    confused = Counter(
+        (str(r["actual"]), str(r["predicted"])) for r in rows if r["actual"] != r["predicted"]
+    )
+    return {c: hits[c] / n for c, n in support.items()}, support, confused
+
+
+def _seeds_words(per_seed: dict[int, Any]) -> str:
+    seeds = sorted(per_seed)
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"mean over {len(seeds)} seeds"
+
+
+def per_class_section(comparison: Comparison) -> list[str]:
+    """Recall per class of the test split, tested against seed noise as the metrics are."""
+    base, head = comparison.base, comparison.head
+    if not head.confusion:
+        return []
+    new = {seed: _recalls(rows) for seed, rows in head.confusion.items()}
+    old = {seed: _recalls(rows)[0] for seed, rows in base.confusion.items()}
+    support = next(iter(new.values()))[1]
+    confused: Counter = sum((c for _, _, c in new.values()), Counter())
+    classes = sorted(set(support) | {c for r in old.values() for c in r}, key=lambda c: (len(c), c))
+    rows, marks = [], Counter()
+    for c in classes:
+        row = metric_row(
+            c,
+            [r[c] for r in old.values() if c in r],
+            [r[0][c] for r in new.values() if c in r[0]],
+            comparison.alpha,
+            comparison.rtol,
+            direction=True,
+        )
+        if not comparison.like_for_like:
+            row = unjudged(row)
+        marks[mark(row)] += 1
+        worst = max(
+            ((p, n) for (a, p), n in confused.items() if a == c), key=lambda x: x[1], default=None
+        )
+        rows.append(
+            [
+                code(c),
+                mark(row),
+                support.get(c),
+                number(row.base),
+                number(row.head),
+                signed(row.change),
+                Md(f"{code(worst[0])} ({worst[1]})") if worst else None,
+            ]
+        )
+    tested = len(old) >= 2 and len(new) >= 2
+    noise = (
+        f"Welch per class, α = {comparison.alpha}" if tested else "1 seed, not tested against noise"
+    )
+    words = f"base {_seeds_words(old)}, head {_seeds_words(new)}" if old else _seeds_words(new)
+    tally = ", ".join(f"{n} {m.split(' ', 1)[1]}" for m, n in marks.most_common())
+    summary = f"<b>Per-class recall</b> (test split; {words}; {noise}): {tally}"
+    pooled = f" (summed over {len(new)} seeds)" if len(new) > 1 else ""
+    body = table(
+        ["class", "verdict", "support", "recall base", "recall head", "change"]
+        + [f"most confused with{pooled}"],
+        rows,
+        right={2, 3, 4, 5},
+    )
+    body += ["", confusion_matrix(head.confusion, classes, pooled)]
+    return details(summary, body) + [""]
+
+
+def confusion_matrix(
+    per_seed: dict[int, list[dict[str, str]]], classes: list[str], pooled: str
+) -> str:
+    if len(classes) > MATRIX_MAX_CLASSES:
+        return f"The confusion matrix is left out: {len(classes)} classes."
+    rows = [r for seed_rows in per_seed.values() for r in seed_rows]
+    counts = Counter((str(r["actual"]), str(r["predicted"])) for r in rows)
+    predicted = sorted(
+        {str(r["predicted"]) for r in rows} | set(classes), key=lambda c: (len(c), c)
+    )
+    matrix = [[code(a), *[counts[(a, p)] for p in predicted]] for a in classes]
+    lines = table(
+        ["actual \\ predicted", *[code(p) for p in predicted]],
+        matrix,
+        right=set(range(1, len(predicted) + 1)),
+    )
+    return "\n".join(
+        details(f"Confusion matrix, head{pooled}: rows actual, columns predicted", lines)
+    )
+
+
+def _cost_value(cost: Cost, value: float | None, n: int) -> str:
+    if value is None:
+        return "—"
+    if cost.unit == "B":
+        text = size(value)
+    elif cost.unit == "":
+        text = f"{value:,.0f}"
+    elif cost.unit == "s":
+        text = f"{value:,.1f} s"
+    else:
+        text = f"{value:.3f} ms"
+    return text + (f" (mean of {n})" if n > 1 and cost.measured else "")
+
+
+def _cost_change(cost: Cost) -> str:
+    change = cost.change
+    if change is None:
+        return "—"
+    if change == 0:
+        return "0"
+    text = _cost_value(cost, abs(change), 1)
+    ratio = f" (×{cost.head / cost.base:.2f})" if cost.base else ""
+    return ("+" if change > 0 else "-") + text + ratio
+
+
+def costs_section(costs: list[Cost]) -> list[str]:
+    if not costs:
+        return []
+    rows = [
+        [
+            c.name,
+            _cost_value(c, c.base, c.base_n),
+            _cost_value(c, c.head, c.head_n),
+            _cost_change(c),
+        ]
+        for c in costs
+    ]
+    out = ["### Cost", "", *table(["", "base", "head", "change"], rows, right={1, 2, 3})]
+    if any(c.measured and (c.base is not None or c.head is not None) for c in costs):
+        out += [
+            "",
+            "Times are as each side recorded them (per seed, mean over seeds; the machine "
+            "that ran each side may differ). — means the revision did not record it.",
+        ]
+    return out + [""]

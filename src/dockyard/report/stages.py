@@ -1,0 +1,235 @@
+"""Which stages re-ran between two dvc.lock files and why, in pipeline order, with the
+per-seed stages of a `foreach` (train@0, train@1, ...) grouped when they re-ran for the
+same reason; and which input data changed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.report.collect import flatten
+
+
+@dataclass
+class StageChange:
+    stage: str
+    params: list[tuple[str, Any, Any]] = field(default_factory=list)  # key, base, head
+    code: list[str] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+    upstream: list[str] = field(default_factory=list)  # outputs of earlier stages
+    other: list[str] = field(default_factory=list)  # new stage, changed command, ...
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons as plain text (for JSON); the comment renders them with code spans."""
+        return [
+            f"{kind} {', '.join(items)}" if items else kind for kind, items in self.reason_parts
+        ]
+
+    @property
+    def reason_parts(self) -> list[tuple[str, list[str]]]:
+        """(kind, identifiers) pairs: ("params", ["model.name"]), ("new stage", [])."""
+        parts: list[tuple[str, list[str]]] = [(other, []) for other in self.other]
+        for kind, items in (
+            ("params", [key for key, _, _ in self.params]),
+            ("code", self.code),
+            ("data", self.data),
+            ("upstream outputs", self.upstream),
+        ):
+            if items:
+                parts.append((kind, list(items)))
+        return parts or [("outputs differ (forced re-run or non-deterministic stage)", [])]
+
+
+@dataclass
+class StageGroup:
+    """Stages shown as one row: one stage, or the seeds of a foreach with one reason."""
+
+    name: str  # train@0-4, train@0,2,7, aggregate
+    stages: list[str]
+    reason_parts: list[tuple[str, list[str]]]
+
+
+@dataclass
+class DataChange:
+    path: str
+    base_hash: str | None
+    head_hash: str | None
+    base_size: int | None
+    head_size: int | None
+
+
+def _entries(items: list[dict] | None) -> dict[str, str | None]:
+    return {item["path"]: item.get("md5") or item.get("etag") for item in items or []}
+
+
+def _inside(path: str, outputs: set[str]) -> bool:
+    """Whether `path` is an output, lies inside an output directory, or holds outputs."""
+    return any(
+        path == out
+        or path.startswith(out.rstrip("/") + "/")
+        or out.startswith(path.rstrip("/") + "/")
+        for out in outputs
+    )
+
+
+def _is_code(path: str) -> bool:
+    return path.startswith("src/") or path.endswith(".py")
+
+
+def stage_changes(base: dict[str, Any], head: dict[str, Any]) -> list[StageChange]:
+    """Which stages of head re-ran relative to base, and why (from the two dvc.lock files),
+    in pipeline order."""
+    produced = {out["path"] for entry in head.values() for out in entry.get("outs", [])}
+    changes = []
+    for stage in pipeline_order(head):
+        entry, before = head[stage], base.get(stage)
+        change = StageChange(stage)
+        if before is None:
+            change.other.append("new stage (not in base)")
+            changes.append(change)
+            continue
+        if before.get("cmd") != entry.get("cmd"):
+            change.other.append("command changed")
+        old_params = flatten(before.get("params", {}))
+        new_params = flatten(entry.get("params", {}))
+        for key in sorted(set(old_params) | set(new_params)):
+            if old_params.get(key) != new_params.get(key):
+                # keys are "params.yaml.<param>"; show the param itself
+                name = key.split(".yaml.", 1)[-1]
+                change.params.append((name, old_params.get(key), new_params.get(key)))
+        old_deps, new_deps = _entries(before.get("deps")), _entries(entry.get("deps"))
+        for path in sorted(set(old_deps) | set(new_deps)):
+            if old_deps.get(path) != new_deps.get(path):
+                if _inside(path, produced):
+                    change.upstream.append(path)
+                elif _is_code(path):
+                    change.code.append(path)
+                else:
+                    change.data.append(path)
+        outs_changed = _entries(before.get("outs")) != _entries(entry.get("outs"))
+        reran = change.other or change.params or change.code or change.data or change.upstream
+        if reran or outs_changed:
+            changes.append(change)
+    return changes
+
+
+def pipeline_order(lock: dict[str, Any]) -> list[str]:
+    """Stage names, each after the stages whose outputs it reads; among the stages ready to
+    run, the one whose name (a foreach's, for train@N) comes first in the lock file, which
+    DVC writes in dvc.yaml's order."""
+    names = list(lock)
+    producers = {out["path"]: name for name in names for out in lock[name].get("outs") or []}
+    needs = {
+        name: {
+            producer
+            for path, producer in producers.items()
+            if producer != name
+            and any(_inside(dep["path"], {path}) for dep in lock[name].get("deps") or [])
+        }
+        for name in names
+    }
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        first.setdefault(_split(name)[0], index)
+    ordered: list[str] = []
+    done: set[str] = set()
+    while len(ordered) < len(names):
+        waiting = [n for n in names if n not in done]
+        # DVC refuses cycles; a hand-made lock with one falls back to file order
+        ready = [n for n in waiting if needs[n] <= done] or waiting[:1]
+        chosen = min(ready, key=lambda n: (first[_split(n)[0]], names.index(n)))
+        ordered.append(chosen)
+        done.add(chosen)
+    return ordered
+
+
+def _split(stage: str) -> tuple[str, str | None]:
+    name, _, item = stage.partition("@")
+    return name, item or None
+
+
+def _generic(parts: list[tuple[str, list[str]]], item: str) -> list[tuple[str, list[str]]]:
+    """Reasons with the foreach item in paths written as N (models/seed-0 -> models/seed-N)."""
+    pattern = re.compile(rf"(?<=[-/@_]){re.escape(item)}(?=$|[/.])")
+    return [(kind, [pattern.sub("N", path) for path in items]) for kind, items in parts]
+
+
+def seed_range(items: list[str]) -> str:
+    """0-4 for consecutive integers, else a comma list: 0,2,7."""
+    if len(items) > 2 and all(i.isdigit() for i in items):
+        numbers = [int(i) for i in items]
+        if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+            return f"{numbers[0]}-{numbers[-1]}"
+    return ",".join(items)
+
+
+def group_stages(changes: list[StageChange]) -> list[StageGroup]:
+    """One row per stage, or per run of a foreach's items that re-ran for the same reason."""
+    groups: list[StageGroup] = []
+    keyed: dict[tuple[str, str], StageGroup] = {}
+    for change in changes:
+        name, item = _split(change.stage)
+        if item is None:
+            groups.append(StageGroup(change.stage, [change.stage], change.reason_parts))
+            continue
+        parts = _generic(change.reason_parts, item)
+        key = (name, repr(parts))
+        if key not in keyed:
+            keyed[key] = StageGroup(name, [], parts)
+            groups.append(keyed[key])
+        keyed[key].stages.append(change.stage)
+    for group in keyed.values():
+        if len(group.stages) == 1:  # one seed: its own name and paths, not the generic N
+            group.name = group.stages[0]
+            group.reason_parts = next(c.reason_parts for c in changes if c.stage == group.name)
+        else:
+            items = [_split(stage)[1] or "" for stage in group.stages]
+            group.name = f"{group.name}@{seed_range(items)}"
+    return groups
+
+
+def group_names(stages: list[str]) -> list[str]:
+    """Stage names with a foreach's items folded: train@0, train@1, train@2 -> train@0-2."""
+    out: list[str] = []
+    items: dict[str, list[str]] = {}
+    for stage in stages:
+        name, item = _split(stage)
+        if item is None:
+            out.append(stage)
+        else:
+            if name not in items:
+                items[name] = []
+                out.append(f"{name}@")
+            items[name].append(item)
+    return [f"{s}{seed_range(items[s[:-1]])}" if s.endswith("@") else s for s in out]
+
+
+def data_changes(base: dict[str, Any], head: dict[str, Any]) -> list[DataChange]:
+    """Input data (deps no stage produces, not code) whose content differs."""
+    produced = {
+        out["path"]
+        for lock in (base, head)
+        for entry in lock.values()
+        for out in entry.get("outs", [])
+    }
+
+    def inputs(lock: dict[str, Any]) -> dict[str, dict]:
+        return {
+            dep["path"]: dep
+            for entry in lock.values()
+            for dep in entry.get("deps", [])
+            if not _inside(dep["path"], produced) and not _is_code(dep["path"])
+        }
+
+    old, new = inputs(base), inputs(head)
+    changes = []
+    for path in sorted(set(old) | set(new)):
+        a, b = old.get(path, {}), new.get(path, {})
+        if a.get("md5") != b.get("md5"):
+            changes.append(
+                DataChange(path, a.get("md5"), b.get("md5"), a.get("size"), b.get("size"))
+            )
+    return changes
