@@ -113,3 +113,34 @@ def test_a_second_writer_of_the_same_output_is_refused(tmp_path: Path, monkeypat
         holder.wait()
     with output_lock("models/seed-0", wait=0.5):  # released when its holder died
         pass
+
+
+def test_a_stage_failing_after_ingest_leaves_the_lock_as_documented(
+    reproduced: Path, tmp_path: Path
+) -> None:
+    """docs/pipeline.md, "When something fails": a failed stage keeps its previous dvc.lock
+    entry, DVC has removed its previous outputs from the workspace, and `dvc checkout`
+    brings them back; the user sees one paragraph, no traceback."""
+    import yaml
+
+    from .helpers import clone_reproduced
+
+    project = clone_reproduced(reproduced, tmp_path / "p")
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "the last good run"], project)
+    lock_before = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    weights = (project / "models/seed-0/model.pt").read_bytes()
+    # compose accepts it (torch is installed), the train stage cannot build it
+    compose(project, "model.net._target_=torch.nn.Linear")
+    result = run([sys.executable, "-m", "dvc", "repro"], project, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    assert "Could not build model.net (torch.nn.Linear)" in output
+    lock_after = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    assert lock_after == lock_before  # nothing else had to re-run; train@0 kept its entry
+    assert not (project / "models/seed-0").exists()  # DVC removed it before running train
+    # the committed outputs (cache: false) come back from git, the cached ones from DVC
+    run(["git", "checkout", "--", "params.yaml", "eval"], project)
+    run([sys.executable, "-m", "dvc", "checkout"], project)
+    assert (project / "models/seed-0/model.pt").read_bytes() == weights
+    assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout

@@ -40,7 +40,8 @@ class OutputBusy(DockyardError):
 
 
 def seed_argument(description: str, argv: list[str] | None = None) -> int | None:
-    """`--seed N` of the per-seed stages (train@N, evaluate@N)."""
+    """`--seed N` of the per-seed stages (train@N, evaluate@N); None when not given (the
+    caller then takes `dockyard.config.default_seed`)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seed", type=int, help="training seed (default: the first of `seeds`)")
     return parser.parse_args(argv).seed

@@ -25,7 +25,7 @@ from dockyard.config.defaults import (
     default_option,
     set_default,
 )
-from dockyard.config.schema import Config
+from dockyard.config.schema import Config, default_seed
 
 __all__ = [
     "CONFIG_DIR",
@@ -36,6 +36,7 @@ __all__ = [
     "compose",
     "compose_params",
     "dataset_notice",
+    "default_seed",
     "default_option",
     "load_params",
     "params_hash",

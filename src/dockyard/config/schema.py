@@ -187,3 +187,8 @@ class Config:
     promotion: dict[str, Any] = field(default_factory=dict)
     # drift monitoring's settings (`monitor` group; read by dockyard monitor)
     monitor: dict[str, Any] = field(default_factory=dict)
+
+
+def default_seed(cfg: Any) -> int:
+    """The training seed when a caller names none: the first entry of `seeds`."""
+    return int(cfg.seeds[0])

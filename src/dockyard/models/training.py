@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from dockyard.config import default_seed
 from dockyard.errors import DataError
 from dockyard.metrics import CURVES, curve_column, curve_file
 
@@ -162,7 +163,7 @@ def fit(
     x_train, y_train = (np.require(a, requirements="W") for a in train)
     x_val, y_val = (np.require(a, requirements="W") for a in val)
 
-    seed = cfg.seeds[0] if seed is None else seed
+    seed = default_seed(cfg) if seed is None else seed
     pl.seed_everything(seed, workers=True, verbose=False)
     net_cfg = OmegaConf.to_container(cfg.model.net, resolve=True)
     net = build_model(net_cfg, x_train.shape[1], n_outputs)

@@ -10,7 +10,7 @@ metrics to the runs of any extra logger training used.
 
 from __future__ import annotations
 
-from dockyard.config import load_params
+from dockyard.config import default_seed, load_params
 from dockyard.data.features import feature_arrays
 from dockyard.io import write_json
 from dockyard.paths import features_path, model_dir, model_summary_path, run_facts_path, seed_dir
@@ -31,7 +31,7 @@ def main() -> None:
 
     seed = seed_argument("Evaluate one seed's model on the test split.")
     if seed is None:
-        seed = load_params().seeds[0]
+        seed = default_seed(load_params())
     model = load_model(model_dir(seed))
     x, y, _ = feature_arrays(features_path("test"))
     metrics, plots = evaluate(model, x, y)

@@ -14,7 +14,7 @@ import time
 
 from omegaconf import OmegaConf
 
-from dockyard.config import PARAMS_FILE, load_params, params_hash
+from dockyard.config import PARAMS_FILE, default_seed, load_params, params_hash
 from dockyard.data.features import FeatureTransform, feature_arrays
 from dockyard.io import staged_dir
 from dockyard.paths import (
@@ -48,7 +48,7 @@ def main() -> None:
 
     seed = seed_argument("Train one model (dvc.yaml runs this once per entry of `seeds`).")
     cfg = load_params()
-    seed = cfg.seeds[0] if seed is None else seed
+    seed = default_seed(cfg) if seed is None else seed
     transform = FeatureTransform.load(TRANSFORM_FILE)
     train, val = feature_arrays(features_path("train")), feature_arrays(features_path("val"))
     n_outputs = len(transform.classes) if cfg.data.task == "classification" else 1
