@@ -49,6 +49,9 @@ $(MERMAID_DIR)/.installed:
 		|| echo "npm install failed: the Mermaid parser tests will be skipped"; \
 	else echo "npm not found: the Mermaid parser tests will be skipped"; fi
 
+# One pytest worker per core, each given whole test modules (tests/conftest.py);
+# PYTEST_ARGS="-n 0" runs everything in one process.
+PYTEST_ARGS ?= -n auto
 test: $(VENV)/.installed-dev $(MERMAID_DIR)/.installed
 	$(RUN) python -m pytest $(PYTEST_ARGS)
 

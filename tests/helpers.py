@@ -7,6 +7,7 @@ Benchmarks import this module (not conftest.py, which only holds pytest fixtures
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,68 @@ def compose(project: Path, *overrides: str) -> None:
 def clone_reproduced(reproduced: Path, target: Path) -> Path:
     shutil.copytree(reproduced, target, symlinks=True)
     return target
+
+
+def head(project: Path) -> str:
+    return run(["git", "rev-parse", "HEAD"], project).stdout.strip()
+
+
+def configure(project: Path, *, seeds: str, epochs: int, lr: float | None = None) -> None:
+    """Change conf/ itself (a version must be reproducible from conf/), then compose."""
+    path = project / "conf/config.yaml"
+    text = re.sub(r"^seeds: .*$", f"seeds: {seeds}", path.read_text(), flags=re.M)
+    text = re.sub(r"^  epochs: \d+", f"  epochs: {epochs}", text, flags=re.M)
+    if lr is not None:
+        text = re.sub(r"^  lr: \S+", f"  lr: {lr}", text, flags=re.M)
+    path.write_text(text)
+    compose(project)
+
+
+def commit_run(project: Path, message: str) -> str:
+    """dvc repro, push the outputs to the default remote, commit; the new commit's sha."""
+    run(["dvc", "repro"], project)
+    run(["dvc", "push", "-q"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", message], project)
+    return head(project)
+
+
+def at(project: Path, rev: str) -> None:
+    """Check out a commit with its DVC outputs (from the local cache)."""
+    run(["git", "checkout", "-q", rev], project)
+    run(["dvc", "checkout", "-q", "--force"], project)
+
+
+def make_history(base: Path) -> dict[str, str]:
+    """A project with a history, at base/project with a DVC remote at base/remote (named
+    relatively, so a copy of base is a working copy of both). Commits, returned by name:
+    weak: 1 seed, 2 epochs, on main; better: 3 seeds, 10 epochs, on its own branch, merged
+    into main as pull request #7 (merged); harmful: learning rate 1.0, 3 seeds, branched
+    from the merge; docs: a change no stage reads, also branched from the merge."""
+    project = make_project(base / "project")
+    run(["dvc", "remote", "add", "-d", "local", "../remote"], project)
+    run(["git", "remote", "add", "origin", "https://github.com/acme/digits.git"], project)
+    run(["git", "commit", "-qam", "DVC remote"], project)
+    configure(project, seeds="[0]", epochs=2)
+    commits = {"weak": commit_run(project, "two epochs")}
+    run(["git", "checkout", "-qb", "better"], project)
+    configure(project, seeds="[0, 1, 2]", epochs=10)
+    commits["better"] = commit_run(project, "ten epochs, three seeds")
+    run(["git", "checkout", "-q", "main"], project)
+    message = "Merge pull request #7 from acme/better"
+    run(["git", "merge", "-q", "--no-ff", "better", "-m", message], project)
+    commits["merged"] = head(project)
+    run(["git", "checkout", "-qb", "harmful"], project)
+    configure(project, seeds="[0, 1, 2]", epochs=10, lr=1.0)
+    commits["harmful"] = commit_run(project, "learning rate 1.0")
+    at(project, commits["merged"])
+    run(["git", "checkout", "-qb", "docs"], project)
+    (project / "NOTES.md").write_text("Notes that change no stage.\n")
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "notes"], project)
+    commits["docs"] = head(project)
+    at(project, "main")
+    return commits
 
 
 def customers(rows: int = 1500, seed: int = 7) -> pd.DataFrame:

@@ -213,10 +213,9 @@ BAD_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_stops_cleanly_and_loses_nothing(
-    customers_run: Path, tmp_path: Path, case: str
-) -> None:
+def fail_on(customers_run: Path, tmp_path: Path, case: str) -> tuple[Path, dict[str, str]]:
+    """A copy of the trained project whose data file holds BAD_INPUTS[case], after the
+    `dvc repro` that refused it; the hashes of what was there before."""
     project = tmp_path / "p"
     shutil.copytree(customers_run, project, symlinks=True)
     before = {p: sha(project / p) for p in ("dvc.lock", DATA, "models/seed-0/model.pt")}
@@ -239,9 +238,23 @@ def test_bad_input_stops_cleanly_and_loses_nothing(
         assert fragment in result.stderr, (fragment, result.stderr)
     assert sha(project / "dvc.lock") == before["dvc.lock"]
     assert "Running stage 'train@0'" not in result.stdout
+    assert sha(project / "models/seed-0/model.pt") == before["models/seed-0/model.pt"]
+    return project, before
 
-    # The committed data and model come back exactly. (`dvc repro` records the new file
-    # version in data/customers.csv.dvc, so git restores the pointer and DVC the bytes.)
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_stops_cleanly_and_loses_nothing(
+    customers_run: Path, tmp_path: Path, case: str
+) -> None:
+    fail_on(customers_run, tmp_path, case)
+
+
+def test_after_a_refused_file_git_and_dvc_restore_the_committed_data(
+    customers_run: Path, tmp_path: Path
+) -> None:
+    """The recovery docs/own-data.md gives after a refused file: `dvc repro` recorded the new
+    file version in data/customers.csv.dvc, so git restores the pointer and DVC the bytes."""
+    project, before = fail_on(customers_run, tmp_path, "text in numeric")
     run(["git", "checkout", "--", "."], project)
     run(["dvc", "checkout", "--force"], project)
     assert sha(project / DATA) == before[DATA]
@@ -296,7 +309,11 @@ def test_parquet_and_regression_are_inferred(project: Path) -> None:
     assert plots["data"]["Predicted vs actual (test, regression)"]
 
 
-def test_time_travel_restores_exact_data_and_model(customers_run: Path, tmp_path: Path) -> None:
+def test_a_new_data_version_is_reported_and_time_travel_restores_the_old(
+    customers_run: Path, tmp_path: Path
+) -> None:
+    from .markdown_check import check_tables
+
     project = tmp_path / "p"
     shutil.copytree(customers_run, project, symlinks=True)
     tracked = (
@@ -307,10 +324,23 @@ def test_time_travel_restores_exact_data_and_model(customers_run: Path, tmp_path
     )
     commit_a = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
     at_a = {path: sha(project / path) for path in tracked}
+    old_md5 = yaml.safe_load((project / f"{DATA}.dvc").read_text())["outs"][0]["md5"]
 
     customers().iloc[:1200].to_csv(project / DATA, index=False)  # a new version of the file
     run(["dvc", "add", DATA], project)
     run(["dvc", "repro"], project)
+    new_md5 = yaml.safe_load((project / f"{DATA}.dvc").read_text())["outs"][0]["md5"]
+
+    # the pull request's comment on a data-only change
+    markdown = dockyard(project, "report", "--base", commit_a).stdout
+    check_tables(markdown)
+    assert "No parameter changed." in markdown
+    assert f"| `{DATA}` | `{old_md5[:10]}` | `{new_md5[:10]}` |" in markdown
+    assert "Rows after validation: 1,500 → 1,200." in markdown
+    assert f"| `ingest` | data `{DATA}` |" in markdown
+    for stage in ("validate", "split", "featurize", "train@0", "evaluate@0", "aggregate"):
+        assert f"| `{stage}` | upstream outputs" in markdown
+
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "B: fewer rows"], project)
     at_b = {path: sha(project / path) for path in tracked}
@@ -376,25 +406,3 @@ def test_pipeline_outputs_round_trip_through_an_s3_remote(
     assert json.loads(run(["dvc", "status", "--json"], project).stdout) == {}
     assert {p: sha(project / p) for p in before} == before
     assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout
-
-
-def test_report_on_a_data_only_change(customers_run: Path, tmp_path: Path) -> None:
-    from .markdown_check import check_tables
-
-    project = tmp_path / "p"
-    shutil.copytree(customers_run, project, symlinks=True)
-    base = run(["git", "rev-parse", "HEAD"], project).stdout.strip()
-    old_md5 = yaml.safe_load((project / f"{DATA}.dvc").read_text())["outs"][0]["md5"]
-    customers().iloc[:1200].to_csv(project / DATA, index=False)
-    run(["dvc", "add", DATA], project)
-    run(["dvc", "repro"], project)
-    new_md5 = yaml.safe_load((project / f"{DATA}.dvc").read_text())["outs"][0]["md5"]
-
-    markdown = dockyard(project, "report", "--base", base).stdout
-    check_tables(markdown)
-    assert "No parameter changed." in markdown
-    assert f"| `{DATA}` | `{old_md5[:10]}` | `{new_md5[:10]}` |" in markdown
-    assert "Rows after validation: 1500 → 1200." in markdown
-    assert f"| `ingest` | data {DATA} |" in markdown
-    for stage in ("validate", "split", "featurize", "train@0", "evaluate@0", "aggregate"):
-        assert f"| `{stage}` | upstream outputs" in markdown

@@ -210,35 +210,39 @@ def test_compiled_transform_equals_the_reference_bit_for_bit(encoding: str, impu
 
 
 @pytest.fixture(scope="module")
-def customers_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def customers_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return customers_project(tmp_path_factory.getbasetemp())
 
 
 @pytest.mark.slow
-def test_predict_reproduces_the_evaluate_stage_metrics(reproduced: Path, tmp_path: Path) -> None:
+def test_predict_reproduces_the_evaluate_stage_metrics(
+    customers_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "scored.parquet"
-    result = dockyard(reproduced, "predict", "data/prepared/test.parquet", "--output", str(out))
-    assert "scored 359 of 359 rows" in result.stderr
+    test_split = "data/prepared/test.parquet"
+    result = dockyard(customers_model, "predict", test_split, "--output", str(out))
+    rows = len(pd.read_parquet(customers_model / test_split))
+    assert f"scored {rows} of {rows} rows" in result.stderr
     table = pd.read_parquet(out)
-    card = json.loads((reproduced / MODEL / "model.json").read_text())
+    card = json.loads((customers_model / MODEL / "model.json").read_text())
     classes = card["classes"]
     assert list(table.columns) == ["row", "prediction"] + [f"proba_{c}" for c in classes] + [
-        "target"
+        "label"
     ]
-    labels = np.array([classes.index(v) for v in table["target"]])
+    labels = np.array([classes.index(v) for v in table["label"]])
     metrics = classification_metrics(labels, proba(table), "test")
-    assert metrics == json.loads((reproduced / "eval/seeds/0/metrics.json").read_text())
+    assert metrics == json.loads((customers_model / "eval/seeds/0/metrics.json").read_text())
     assert (table["prediction"] == np.asarray(classes)[proba(table).argmax(axis=1)]).all()
-    assert table["row"].tolist() == list(range(359))
+    assert table["row"].tolist() == list(range(rows))
 
 
 @pytest.mark.slow
-def test_predict_csv_with_text_and_missing_values(customers_run: Path, tmp_path: Path) -> None:
-    rows = split_rows(customers_run)
+def test_predict_csv_with_text_and_missing_values(customers_model: Path, tmp_path: Path) -> None:
+    rows = split_rows(customers_model)
     source = tmp_path / "incoming.csv"
     rows.drop(columns="label").to_csv(source, index=False)
     out = tmp_path / "scored.csv"
-    dockyard(customers_run, "predict", str(source), "-o", str(out))
+    dockyard(customers_model, "predict", str(source), "-o", str(out))
     scored = pd.read_csv(out)
     assert list(scored.columns) == [
         "row",
@@ -250,14 +254,14 @@ def test_predict_csv_with_text_and_missing_values(customers_run: Path, tmp_path:
     assert len(scored) == len(rows) and set(scored["prediction"]) <= {"churn", "stay", "upgrade"}
     np.testing.assert_allclose(proba(scored).sum(axis=1), 1.0, atol=1e-9)
     meta = json.loads((tmp_path / "scored.csv.meta.json").read_text())
-    head = run(["git", "rev-parse", "HEAD"], customers_run).stdout.strip()
+    head = run(["git", "rev-parse", "HEAD"], customers_model).stdout.strip()
     assert meta["git_commit"] == head and meta["rows"] == len(rows)
     assert meta["params_hash"].startswith("sha256:") and len(meta["weights_sha256"]) == 64
     # the same rows as Parquet, in small chunks: identical predictions
     parquet_out = tmp_path / "scored.parquet"
     rows.to_parquet(tmp_path / "incoming.parquet")
     dockyard(
-        customers_run,
+        customers_model,
         "predict",
         str(tmp_path / "incoming.parquet"),
         "-o",
@@ -274,15 +278,17 @@ def test_predict_csv_with_text_and_missing_values(customers_run: Path, tmp_path:
 
 
 @pytest.mark.slow
-def test_bad_rows_are_refused_or_skipped_with_reasons(customers_run: Path, tmp_path: Path) -> None:
-    rows = split_rows(customers_run).drop(columns="label").astype({"age": object})
+def test_bad_rows_are_refused_or_skipped_with_reasons(
+    customers_model: Path, tmp_path: Path
+) -> None:
+    rows = split_rows(customers_model).drop(columns="label").astype({"age": object})
     rows.loc[3, "age"] = "old"
     rows.loc[5, "plan"] = "platinum"
     rows.loc[7, "score"] = 5.0
     source = tmp_path / "bad.csv"
     rows.to_csv(source, index=False)
     out = tmp_path / "scored.parquet"
-    refused = dockyard(customers_run, "predict", str(source), "-o", str(out), check=False)
+    refused = dockyard(customers_model, "predict", str(source), "-o", str(out), check=False)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     message = refused.stderr
     assert "3 row(s) that break the model's schema" in message
@@ -290,7 +296,7 @@ def test_bad_rows_are_refused_or_skipped_with_reasons(customers_run: Path, tmp_p
     assert "plan: not one of the allowed values (basic, plus, pro), 1 row(s): row 5" in message
     assert "score: above the maximum (le: 1.1), 1 row(s): row 7: 5.0" in message
     assert "--invalid skip" in message and not list(tmp_path.glob("scored*"))
-    skipped = dockyard(customers_run, "predict", str(source), "-o", str(out), "--invalid", "skip")
+    skipped = dockyard(customers_model, "predict", str(source), "-o", str(out), "--invalid", "skip")
     assert f"scored {len(rows) - 3:,} of {len(rows):,} rows" in skipped.stderr
     assert "rejected 3 row(s)" in skipped.stderr
     scored = pd.read_parquet(out)
@@ -307,16 +313,16 @@ def test_bad_rows_are_refused_or_skipped_with_reasons(customers_run: Path, tmp_p
 
 @pytest.mark.slow
 def test_unknown_categories_follow_the_transform_policy(
-    customers_run: Path, tmp_path: Path
+    customers_model: Path, tmp_path: Path
 ) -> None:
-    rows = split_rows(customers_run).drop(columns="label")
+    rows = split_rows(customers_model).drop(columns="label")
     rows.loc[2, "region"] = "atlantis"
     source = tmp_path / "new.parquet"
     rows.to_parquet(source)
-    ignored = dockyard(customers_run, "predict", str(source), "-o", str(tmp_path / "a.parquet"))
+    ignored = dockyard(customers_model, "predict", str(source), "-o", str(tmp_path / "a.parquet"))
     assert f"scored {len(rows)} of {len(rows)}" in ignored.stderr
     strict = dockyard(
-        customers_run,
+        customers_model,
         "predict",
         str(source),
         "-o",
@@ -348,9 +354,9 @@ def test_unknown_categories_follow_the_transform_policy(
     ],
 )
 def test_clear_messages_for_user_mistakes(
-    customers_run: Path, tmp_path: Path, case: str, expected: str
+    customers_model: Path, tmp_path: Path, case: str, expected: str
 ) -> None:
-    rows = split_rows(customers_run).drop(columns="label").head(20)
+    rows = split_rows(customers_model).drop(columns="label").head(20)
     source, out, model = tmp_path / "in.csv", tmp_path / "out.parquet", MODEL
     rows.to_csv(source, index=False)
     if case == "missing model":
@@ -359,8 +365,8 @@ def test_clear_messages_for_user_mistakes(
         folder = tmp_path / "old-model"
         for name in ("model.pt", "transform.json"):
             (folder / name).parent.mkdir(exist_ok=True)
-            (folder / name).write_bytes((customers_run / MODEL / name).read_bytes())
-        card = json.loads((customers_run / MODEL / "model.json").read_text())
+            (folder / name).write_bytes((customers_model / MODEL / name).read_bytes())
+        card = json.loads((customers_model / MODEL / "model.json").read_text())
         (folder / "model.json").write_text(json.dumps({**card, "format": "dockyard-model/999"}))
         model = str(folder)
     elif case == "missing column":
@@ -384,7 +390,7 @@ def test_clear_messages_for_user_mistakes(
     elif case == "no such input":
         source = tmp_path / "nothing.csv"
     result = dockyard(
-        customers_run, "predict", str(source), "-o", str(out), "--model", model, check=False
+        customers_model, "predict", str(source), "-o", str(out), "--model", model, check=False
     )
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr and "Traceback" not in result.stderr

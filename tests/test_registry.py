@@ -23,7 +23,7 @@ from dockyard.registry.policy import check_policy
 from dockyard.registry.resolve import fetch_error, resolve_spec
 from dockyard.registry.versions import Event, ever_held, next_version, parse_spec, stage_holder
 
-from .helpers import ROOT, compose, make_project, run
+from .helpers import ROOT, at, run
 from .s3_server import S3Remote, run_s3, s3_remote  # noqa: F401
 
 # The registry's commands; switch to ["dockyard"] once dockyard.cli wires add_commands.
@@ -227,69 +227,22 @@ def test_pull_request_found_from_merge_and_squash_commits(tmp_path: Path) -> Non
 # ----------------------------------------------------------------------------- the flow
 
 
-def configure(project: Path, *, seeds: str, epochs: int, lr: float | None = None) -> None:
-    """Change conf/ itself (a version must be reproducible from conf/), then compose."""
-    path = project / "conf/config.yaml"
-    text = re.sub(r"^seeds: .*$", f"seeds: {seeds}", path.read_text(), flags=re.M)
-    text = re.sub(r"^  epochs: \d+", f"  epochs: {epochs}", text, flags=re.M)
-    if lr is not None:
-        text = re.sub(r"^  lr: \S+", f"  lr: {lr}", text, flags=re.M)
-    path.write_text(text)
-    compose(project)
-
-
-def commit_run(project: Path, message: str) -> str:
-    run(["dvc", "repro"], project)
-    run(["dvc", "push", "-q"], project)
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", message], project)
-    return git.head(project) or ""
-
-
-def at(project: Path, rev: str) -> None:
-    """Check out a commit with its DVC outputs (from the local cache)."""
-    run(["git", "checkout", "-q", rev], project)
-    run(["dvc", "checkout", "-q", "--force"], project)
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """Four commits: v1 (1 seed, 2 epochs) on main; a better run (3 seeds, 10 epochs)
-    merged as pull request #7; from there a harmful learning rate (3 seeds) and a
-    docs-only change, each on its own branch. Every output is pushed to a local remote."""
-    base = tmp_path_factory.mktemp("registry")
-    project = make_project(base / "project")
-    run(["dvc", "remote", "add", "-d", "local", str(base / "remote")], project)
-    run(["git", "remote", "add", "origin", "https://github.com/acme/digits.git"], project)
-    run(["git", "commit", "-qam", "DVC remote"], project)
-    configure(project, seeds="[0]", epochs=2)
-    weak = commit_run(project, "two epochs")
-    run(["git", "checkout", "-qb", "better"], project)
-    configure(project, seeds="[0, 1, 2]", epochs=10)
-    better = commit_run(project, "ten epochs, three seeds")
-    run(["git", "checkout", "-q", "main"], project)
-    run(
-        ["git", "merge", "-q", "--no-ff", "better", "-m", "Merge pull request #7 from acme/better"],
-        project,
-    )
-    merged = git.head(project) or ""
-    run(["git", "checkout", "-qb", "harmful"], project)
-    configure(project, seeds="[0, 1, 2]", epochs=10, lr=1.0)
-    harmful = commit_run(project, "learning rate 1.0")
-    at(project, merged)
-    run(["git", "checkout", "-qb", "docs"], project)
-    (project / "NOTES.md").write_text("Notes that change no stage.\n")
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "notes"], project)
-    docs = git.head(project) or ""
+def trained(history: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A copy of the session's project history (helpers.make_history): v1 (1 seed, 2 epochs)
+    on main; a better run (3 seeds, 10 epochs) merged as pull request #7; from there a
+    harmful learning rate (3 seeds) and a docs-only change, each on its own branch. Every
+    output is pushed to a local remote beside the project."""
+    base = tmp_path_factory.mktemp("registry") / "copy"
+    project = history.copy(base)
     return SimpleNamespace(
         project=project,
         base=base,
-        weak=weak,
-        better=better,
-        merged=merged,
-        harmful=harmful,
-        docs=docs,
+        weak=history.weak,
+        better=history.better,
+        merged=history.merged,
+        harmful=history.harmful,
+        docs=history.docs,
     )
 
 

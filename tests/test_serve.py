@@ -75,21 +75,21 @@ pytestmark_slow = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def customers_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def customers_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return customers_project(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="module")
-def url(customers_run: Path):
-    with server(customers_run, "--max-body-bytes", "300000") as base:
+def url(customers_model: Path):
+    with server(customers_model, "--max-body-bytes", "300000") as base:
         yield base
 
 
 @pytest.fixture(scope="module")
-def batch(customers_run: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def batch(customers_model: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     """Batch predictions for the test split: what the server must agree with."""
     out = tmp_path_factory.mktemp("batch") / "scored.parquet"
-    dockyard(customers_run, "predict", "data/prepared/test.parquet", "-o", str(out))
+    dockyard(customers_model, "predict", "data/prepared/test.parquet", "-o", str(out))
     return pd.read_parquet(out)
 
 
@@ -106,11 +106,11 @@ def _agree(answer: list[dict], batch: pd.DataFrame) -> None:
 
 @pytest.mark.slow
 def test_every_body_shape_scores_like_batch_prediction(
-    url: str, customers_run: Path, batch: pd.DataFrame
+    url: str, customers_model: Path, batch: pd.DataFrame
 ) -> None:
     import httpx
 
-    rows = split_rows(customers_run)
+    rows = split_rows(customers_model)
     records = _records(rows)
     split = json.loads(rows.to_json(orient="split", index=False))
     parquet = io.BytesIO()
@@ -135,10 +135,10 @@ def test_every_body_shape_scores_like_batch_prediction(
 
 
 @pytest.mark.slow
-def test_bad_requests_get_their_documented_answer(url: str, customers_run: Path) -> None:
+def test_bad_requests_get_their_documented_answer(url: str, customers_model: Path) -> None:
     import httpx
 
-    good = _records(split_rows(customers_run).drop(columns="label").head(3))
+    good = _records(split_rows(customers_model).drop(columns="label").head(3))
     cases = [
         ({"content": b""}, 400, "The request body is empty"),
         ({"content": b'[{"age": 3'}, 400, "not valid JSON"),
@@ -185,13 +185,13 @@ def test_oversized_streamed_body_is_cut_off(url: str) -> None:
 
 
 @pytest.mark.slow
-def test_unknown_category_policy(customers_run: Path, url: str) -> None:
+def test_unknown_category_policy(customers_model: Path, url: str) -> None:
     import httpx
 
-    row = _records(split_rows(customers_run).drop(columns="label").head(1))[0]
+    row = _records(split_rows(customers_model).drop(columns="label").head(1))[0]
     unseen = {**row, "region": "atlantis"}
     assert httpx.post(f"{url}/predict", json=[unseen]).status_code == 200  # policy 'ignore'
-    with server(customers_run, "--model", STRICT_MODEL) as strict:
+    with server(customers_model, "--model", STRICT_MODEL) as strict:
         answer = httpx.post(f"{strict}/predict", json=[row, unseen])
         assert answer.status_code == 422
         assert "region: category never seen in training" in answer.json()["detail"]
@@ -200,21 +200,21 @@ def test_unknown_category_policy(customers_run: Path, url: str) -> None:
 
 @pytest.mark.slow
 def test_health_version_docs_and_concurrency(
-    url: str, customers_run: Path, batch: pd.DataFrame
+    url: str, customers_model: Path, batch: pd.DataFrame
 ) -> None:
     import httpx
 
     version = httpx.get(f"{url}/version").json()
-    card = json.loads((customers_run / "models/seed-0/model.json").read_text())
+    card = json.loads((customers_model / "models/seed-0/model.json").read_text())
     assert version["params_hash"] == card["provenance"]["params_hash"]
     assert version["classes"] == ["churn", "stay", "upgrade"]
     assert version["data"] == card["provenance"]["data"]
-    metrics = json.loads((customers_run / "eval/seeds/0/metrics.json").read_text())
+    metrics = json.loads((customers_model / "eval/seeds/0/metrics.json").read_text())
     assert version["metrics"] == metrics and version["runtime"] == "torch"
     assert len(version["weights_sha256"]) == 64 and version["git_commit"]
     assert httpx.get(f"{url}/docs").status_code == 200
     assert "/predict" in httpx.get(f"{url}/openapi.json").json()["paths"]
-    records = _records(split_rows(customers_run))
+    records = _records(split_rows(customers_model))
 
     def one(index: int) -> dict:
         return httpx.post(f"{url}/predict", json=[records[index]]).json()["predictions"][0]

@@ -106,11 +106,12 @@ def caption(chart: Chart, curves: dict[str, Curve]) -> str:
     if chart.left_out:
         dropped = [v for c in curves.values() for v in c.values[: chart.left_out]]
         sentences.append(
-            f"epochs 1–{chart.left_out} left out ({min(dropped):.4g} to {max(dropped):.4g} "
+            ("epoch 1" if chart.left_out == 1 else f"epochs 1–{chart.left_out}")
+            + f" left out ({min(dropped):.4g} to {max(dropped):.4g} "
             "there) to zoom in on where the runs differ"
         )
     if chart.step > 1:
-        sentences.append(f"every {chart.step}th epoch drawn")
+        sentences.append(f"one epoch in {chart.step} drawn")
     text = ". ".join(s[0].upper() + s[1:] for s in sentences)
     # built from numbers, side names and code spans only: nothing to escape
     return f"<sub>{text}.</sub>"

@@ -284,9 +284,11 @@ def links(comparison: Comparison, extras: dict[str, Any]) -> list[str]:
     if extras.get("plots_url"):
         found.append("📈 " + link("all plots (dvc plots diff, HTML artifact)", extras["plots_url"]))
     base, head = comparison.base, comparison.head
-    commits = [f"base {side_name(base)} {base.ref}" if base.ref else f"base {side_name(base)}"]
+    shown_ref = base.ref and base.ref != base.label
+    commits = [f"base {side_name(base)} {base.ref}" if shown_ref else f"base {side_name(base)}"]
     if head.sha:
-        commits.append(f"head {side_name(head)} {head.sha}")
+        shown = head.sha != head.label
+        commits.append(f"head {side_name(head)} {head.sha}" if shown else f"head {side_name(head)}")
     elif head.ref:
         commits.append(f"head: the workspace on {head.ref}")
     return [" · ".join(found + commits), ""]
