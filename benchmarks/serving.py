@@ -177,6 +177,7 @@ def write_csv(path: Path, rows: int, block: int = 1_000_000) -> None:
 
 def peak_memory(project: Path, scratch: Path, sizes=(1_000_000, 10_000_000)) -> list[dict]:
     measured = {}
+    scratch.mkdir(parents=True, exist_ok=True)
     for rows in sizes:
         source = scratch / f"rows-{rows}.csv"
         write_csv(source, rows)

@@ -206,6 +206,41 @@ def test_compiled_transform_equals_the_reference_bit_for_bit(encoding: str, impu
         assert x.dtype == expected.dtype and np.array_equal(x, expected)
 
 
+# ----------------------------------------------------------------------------- reading
+
+
+def test_csv_blocks_cut_between_rows_only(tmp_path: Path) -> None:
+    """The CSV reader cuts a large file into blocks of whole rows: quoted commas, quotes and
+    newlines inside fields, CRLF endings, a byte-order mark and no final newline all come
+    through as pandas reads them, over many blocks. Most newlines lie inside quoted fields,
+    so a cut at the last newline of a block would split a field."""
+    from dockyard.serve.batch import read_chunks
+
+    rng = np.random.default_rng(3)
+    rows = 120_000
+    words = np.array(["plain", "with, comma", 'say "hi"', "", "naïve", "x\r\ny", "a\n" * 30])
+    table = pd.DataFrame(
+        {
+            "id": np.arange(rows).astype(str),
+            "note": rng.choice(words, rows),
+            "value": rng.normal(size=rows).round(6).astype(str),
+        }
+    )
+    table.loc[rng.random(rows) < 0.05, "value"] = None
+    path = tmp_path / "tricky.csv"
+    text = table.to_csv(index=False, lineterminator="\r\n")
+    path.write_bytes(b"\xef\xbb\xbf" + text.rstrip("\r\n").encode("utf-8"))
+    assert path.stat().st_size > 3 << 20  # several 1 MiB blocks
+
+    chunks = list(read_chunks(path, "csv", 5_000))
+    assert len(chunks) >= 20 and max(c.num_rows for c in chunks) <= 5_000
+    read = pd.concat([c.to_pandas() for c in chunks], ignore_index=True)
+    expected = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    expected = expected.where(expected != "", None)  # an empty field is a missing value
+    assert list(read.columns) == ["id", "note", "value"]
+    pd.testing.assert_frame_equal(read, expected, check_dtype=False)
+
+
 # ----------------------------------------------------------------------------- the command
 
 
