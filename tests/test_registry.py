@@ -224,6 +224,29 @@ def test_pull_request_found_from_merge_and_squash_commits(tmp_path: Path) -> Non
     assert git.github_url(repo) == "https://github.com/acme/digits"
 
 
+def test_lock_params_are_read_as_dvc_wrote_them(tmp_path: Path) -> None:
+    """DVC writes dvc.lock as YAML 1.2, so classes named `no` and `yes` stand unquoted; read
+    as YAML 1.1 they were booleans and `register` refused a reproduced commit as stale."""
+    from dvc.utils.serialize import dump_yaml
+
+    from dockyard.registry.checks import lock_problems
+    from dockyard.registry.resolve import folder_md5
+
+    params = {"data": {"schema": {"columns": {"churn": {"isin": ["no", "yes"]}}}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))  # quotes 'no', as compose does
+    model = tmp_path / "models/seed-0"
+    model.mkdir(parents=True)
+    (model / "model.json").write_text("{}")
+    entry = {
+        "cmd": "python -m dockyard.stages.train --seed 0",
+        "params": {"params.yaml": {"data.schema": params["data"]["schema"]}},
+        "outs": [{"path": "models/seed-0", "md5": folder_md5(model)}],
+    }
+    dump_yaml(tmp_path / "dvc.lock", {"schema": "2.0", "stages": {"train@0": entry}})
+    assert "- no" in (tmp_path / "dvc.lock").read_text()  # unquoted, as DVC writes it
+    assert lock_problems(tmp_path, "models/seed-0") == []
+
+
 # ----------------------------------------------------------------------------- the flow
 
 

@@ -9,11 +9,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _atomic_target(path: str | Path) -> tuple[Path, str]:
@@ -130,6 +131,19 @@ def write_json(data: Any, path: str | Path, *, indent: int | None = 2) -> None:
 def plain(value: Any) -> Any:
     """numpy scalars as plain Python values, so they serialise to JSON and YAML."""
     return value.item() if hasattr(value, "item") else value
+
+
+def load_dvc_yaml(text: str) -> Any:
+    """YAML that DVC wrote (dvc.lock), read as DVC reads it: YAML 1.2, where `no`, `yes`, `on`
+    and `off` are strings. PyYAML reads YAML 1.1, where they are booleans, so a class named `no`
+    recorded unquoted in dvc.lock would read back as False. Raises ValueError if unreadable."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=True).load(text)
+    except YAMLError as error:
+        raise ValueError(str(error)) from None
 
 
 def file_sha256(path: str | Path) -> str:

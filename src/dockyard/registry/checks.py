@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from dockyard.errors import DockyardError
+from dockyard.io import load_dvc_yaml
 from dockyard.registry import git
 from dockyard.registry.resolve import folder_md5
 from dockyard.registry.snapshot import producer
@@ -126,7 +127,7 @@ def lock_problems(root: Path, path: str) -> list[str]:
     """dvc.lock's entry for the model: its params equal params.yaml's, and the workspace
     folder has the hash it records."""
     lock = (
-        yaml.safe_load((root / "dvc.lock").read_text(encoding="utf-8"))
+        load_dvc_yaml((root / "dvc.lock").read_text(encoding="utf-8"))
         if (root / "dvc.lock").is_file()
         else None
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from dockyard.io import load_dvc_yaml
 from dockyard.paths import METRICS_FILE, SEEDS_DIR, VALIDATION_REPORT, model_summary_path
 from dockyard.paths import run_facts_path as _run_facts_path
 from dockyard.registry.git import list_dir, show
@@ -73,6 +74,16 @@ def _json(text: str | None) -> Any:
         return None
 
 
+def _lock(text: str | None) -> Any:
+    """dvc.lock as DVC reads it (YAML 1.2: an unquoted `no` is a string)."""
+    if text is None:
+        return None
+    try:
+        return load_dvc_yaml(text)
+    except ValueError:
+        return None
+
+
 def _yaml(text: str | None) -> Any:
     if text is None:
         return None
@@ -86,7 +97,7 @@ def load_snapshot(root: str | Path, commit: str, full: bool = True) -> Snapshot:
     """The commit's records; `full=False` reads only params.yaml, the metrics summary and
     the data report (what a listing needs)."""
     params = _yaml(show(root, commit, PARAMS_FILE))
-    lock = _yaml(show(root, commit, LOCK_FILE)) if full else None
+    lock = _lock(show(root, commit, LOCK_FILE)) if full else None
     metrics = _json(show(root, commit, METRICS_FILE))
     snapshot = Snapshot(
         commit=commit,
@@ -118,7 +129,7 @@ def load_snapshot(root: str | Path, commit: str, full: bool = True) -> Snapshot:
 
 def lock_stages(root: str | Path, commit: str) -> dict[str, Any]:
     """dvc.lock's stages at a commit ({} when the commit has no lock file)."""
-    lock = _yaml(show(root, commit, LOCK_FILE))
+    lock = _lock(show(root, commit, LOCK_FILE))
     stages = lock.get("stages") if isinstance(lock, dict) else None
     return stages if isinstance(stages, dict) else {}
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dockyard.errors import DockyardError
+from dockyard.io import load_dvc_yaml
 from dockyard.metrics import CURVES, curve_column, curve_file
 from dockyard.paths import (
     PLOTS_DIR,
@@ -218,7 +217,7 @@ def read_committed_outputs(root: Path, snap: Snapshot) -> None:
         paths += [model_summary_path(seed), run_facts_path(seed)]
         paths += [curve_file(train_log_dir(seed), name) for name in CURVES]
     files = read_files(root, snap.sha, paths)
-    lock = yaml.safe_load(files[LOCK_FILE] or "") or {}
+    lock = load_dvc_yaml(files[LOCK_FILE] or "") or {}
     snap.lock = lock.get("stages", {}) if isinstance(lock, dict) else {}
     snap.data_report = _json(files[VALIDATION_REPORT]) or {}
     for seed in seeds:
