@@ -313,14 +313,21 @@ def test_per_seed_outputs_are_read_from_git(tmp_path: Path) -> None:
 @pytest.fixture(scope="session")
 def cnn_branch(reproduced: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """main: the default run, committed. Branch `cnn`: model=cnn, re-run and committed."""
-    project = clone_reproduced(reproduced, tmp_path_factory.mktemp("review") / "p")
+    target = tmp_path_factory.mktemp("review") / "p"
+    return branched(reproduced, target, "cnn", "model=cnn", "train.epochs=20")
+
+
+def branched(reproduced: Path, target: Path, branch: str, *overrides: str) -> Path:
+    """A copy of the reproduced project committed on main, and `branch` re-run with the
+    overrides and committed."""
+    project = clone_reproduced(reproduced, target)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline run"], project)
-    run(["git", "checkout", "-qb", "cnn"], project)
-    compose(project, "model=cnn", "train.epochs=20")
+    run(["git", "checkout", "-qb", branch], project)
+    compose(project, *overrides)
     run(["dvc", "repro"], project)
     run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "try the CNN"], project)
+    run(["git", "commit", "-qm", f"try {branch}"], project)
     return project
 
 
@@ -388,14 +395,7 @@ def test_reproducibility_check(cnn_branch: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_another_dataset_is_not_judged(reproduced: Path, tmp_path: Path) -> None:
     """Digits on main, breast cancer on the branch: listed, never `improved`."""
-    project = clone_reproduced(reproduced, tmp_path / "p")
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "digits"], project)
-    run(["git", "checkout", "-qb", "cancer"], project)
-    compose(project, "data=breast_cancer", "train.epochs=5")
-    run(["dvc", "repro"], project)
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "breast cancer"], project)
+    project = branched(reproduced, tmp_path / "p", "cancer", "data=breast_cancer", "train.epochs=5")
     markdown = report(project, "--base", "main").stdout
     verdict = markdown.splitlines()[3]
     assert "not like for like" in verdict and "dataset `digits` → `breast_cancer`" in verdict
