@@ -207,3 +207,59 @@ def mermaid_errors(markdown: str) -> list[str | None]:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["results"]
+
+
+# ----------------------------------------------------------------------------- table width
+
+# GitHub sets comment text in a 14 px system sans-serif and code spans in a monospace at 85%
+# with 0.4 em of padding each side; table cells are padded 13 px left and right, with 1 px
+# borders. Advance widths are Helvetica's (Arial's, Liberation Sans'), in thousandths of an
+# em; an emoji takes 1.25 em. A table wider than the comment column makes GitHub wrap its
+# cells ("0.9629 ± / 0.0016").
+FONT_PX, CODE_CHAR_PX, CODE_PAD_PX, CELL_PAD_PX = 14.0, 14.0 * 0.85 * 0.6, 14.0 * 0.85 * 0.8, 27.0
+_WIDTHS = {
+    **dict.fromkeys("0123456789abdeghnopqu_#$?", 556),
+    **dict.fromkeys(" .,/:;!fitIjl", 278),
+    **dict.fromkeys("ijl", 222),
+    **dict.fromkeys("ckmsvxyz", 500),
+    **dict.fromkeys("+±=×<>~", 584),
+    **dict.fromkeys("-()r", 333),
+    "m": 833,
+    "w": 722,
+    "%": 889,
+    "—": 1000,
+    "→": 1000,
+    "…": 1000,
+    "α": 578,
+    "≥": 584,
+    "\ufe0f": 0,
+}
+TABLE_MAX_PX = 820
+
+
+def _text_px(text: str) -> float:
+    width = 0.0
+    for char in text:
+        if ord(char) >= 0x2600 and char not in _WIDTHS:  # emoji and pictographs
+            width += 1250
+        else:
+            width += _WIDTHS.get(char, 667 if char.isupper() else 556)
+    return width * FONT_PX / 1000
+
+
+def cell_px(cell: Cell, bold: bool = False) -> float:
+    """The unwrapped width of a cell's content as GitHub draws it (approximately)."""
+    plain = cell.text
+    for span in cell.codes:
+        plain = plain.replace(span, "", 1)
+    codes = sum(len(span) * CODE_CHAR_PX + CODE_PAD_PX for span in cell.codes)
+    return _text_px(plain) * (1.05 if bold else 1.0) + codes
+
+
+def table_px(table: Table) -> float:
+    """The width the table needs for no cell to wrap."""
+    columns = [
+        max([cell_px(table.header[i], bold=True)] + [cell_px(row[i]) for row in table.rows])
+        for i in range(len(table.header))
+    ]
+    return sum(columns) + CELL_PAD_PX * len(columns) + 1

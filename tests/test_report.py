@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from scipy import stats as sp
 
-from dockyard.report import reproducibility, run_url
+from dockyard.report import build_report, reproducibility, run_url
 from dockyard.report.collect import Snapshot, read_committed_outputs
 from dockyard.report.compare import compare, compare_metrics
 from dockyard.report.render import render, reproducibility_text, verdict_line
 from dockyard.report.stages import group_stages, stage_changes
+from dockyard.stats import benjamini_hochberg
 
 from .helpers import clone_reproduced, compose, run
 from .markdown_check import check_details, check_tables, check_xycharts, mermaid_errors, tables
@@ -42,7 +43,7 @@ def side(label: str, dataset: str, split: str, classes: list[str], **samples) ->
 
 def metric_table(markdown: str) -> dict[str, list[str]]:
     """The metrics table as GitHub shows it: metric -> cell texts."""
-    first = tables(markdown)[0]
+    first = next(t for t in tables(markdown) if t.header[0].text == "metric")
     return {row[0].text: [cell.text for cell in row] for row in first.rows}
 
 
@@ -117,6 +118,32 @@ def test_like_for_like_checks_target_task_split_and_classes() -> None:
     assert compare(Snapshot("main", "a" * 40), side("h", "customers", "3", ["a"])).like_for_like
 
 
+def test_split_method_is_part_of_like_for_like() -> None:
+    """A time split tests on the newest rows, a random one on a sample of all: their
+    metrics are not comparable. A side without `split.by` split at random."""
+    base = side("main", "digits", "1", DIGITS, accuracy=[0.95])
+    head = side("head", "digits", "1", DIGITS, accuracy=[0.97])
+    head.params["split.by"] = "time"
+    [mismatch] = compare(base, head).mismatches
+    assert (mismatch.what, mismatch.base, mismatch.head) == ("split method", "random", "time")
+    assert "split method `random` → `time`" in verdict_line(compare(base, head))
+    assert {r.status for r in compare(base, head).metrics} == {"unlike"}
+    head.params["split.by"] = "random"  # written out or left to the default: the same
+    assert compare(base, head).like_for_like
+    base.params["split.by"] = "time"
+    assert [m.what for m in compare(base, head).mismatches] == ["split method"]
+    # a side that records no params at all (a first pull request) is not a difference
+    assert compare(Snapshot("main", "a" * 40), head).like_for_like
+
+
+def test_benjamini_hochberg_matches_scipy() -> None:
+    p_values = [0.01, 0.04, 0.03, 0.2, 0.005, 0.04, 1.0]
+    assert benjamini_hochberg(p_values) == pytest.approx(
+        list(sp.false_discovery_control(p_values)), rel=1e-12
+    )
+    assert benjamini_hochberg([]) == [] and benjamini_hochberg([0.3]) == [0.3]
+
+
 # A2: reproduced means reproduced within a tolerance
 
 
@@ -165,6 +192,25 @@ def test_check_reproduced_within_tolerance(tmp_path: Path) -> None:
     assert "⚠️ the reproduced metrics differ" in drifted and "more than 1e-6" in drifted
     check_tables(drifted)
     assert reproducibility(tmp_path, workspace, rtol=1e-2).reproduced
+
+
+def test_reproducibility_counts_metrics_as_the_table_does(tmp_path: Path) -> None:
+    """The bug: "the 28 metrics ... match" under a table of 4: it counted summary values."""
+    run(["git", "init", "-q"], tmp_path)
+    (tmp_path / "eval").mkdir()
+    summary = {"mean": 0.9, "std": 0.01, "min": 0.89, "max": 0.91, "n": 3}
+    summary.update(ci95_low=0.87, ci95_high=0.93)
+    names = ["test/accuracy", "test/f1_macro", "test/log_loss", "test/roc_auc"]
+    committed = {name: dict(summary) for name in names}
+    (tmp_path / "eval/metrics.json").write_text(json.dumps(committed))
+    run(["git", "add", "-A"], tmp_path)
+    run(["git", "commit", "-qm", "metrics"], tmp_path)
+    workspace = {"eval/metrics.json": {f"{n}.{k}": v for n in names for k, v in summary.items()}}
+    check = reproducibility(tmp_path, workspace)
+    assert (check.metrics, check.compared) == (4, 28)
+    assert "the 4 metrics committed on this branch (28 values) match (identical)." in (
+        reproducibility_text(check)
+    )
 
 
 # B3: within noise shows what the seeds could have missed
@@ -429,3 +475,41 @@ def test_unknown_revision_is_a_clear_error(project: Path) -> None:
     assert result.returncode == 2
     assert "Unknown revision 'no-such-branch'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_head_not_reproduced_gets_no_verdict(
+    reproduced: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 7: a committed head whose `dvc repro` failed (a param changed, ingest's output
+    deleted) was reported "no metric changed" and "none re-ran". It names what `dvc status`
+    reports and gives no verdict; the exit code stays 0. In CI the head is the pull
+    request's branch."""
+    project = clone_reproduced(reproduced, tmp_path / "p")
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline run"], project)
+    run(["git", "checkout", "-qb", "stale"], project)
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("  lr: 0.001\n", "  lr: 0.01\n", 1))
+    (project / "data/raw/table.parquet").unlink()  # what a failed ingest leaves
+    run(["git", "commit", "-qam", "lr 0.01 (repro failed)"], project)
+    monkeypatch.setenv("GITHUB_HEAD_REF", "feature-x")
+    result = report(project, "--base", "main")
+    assert result.returncode == 0
+    markdown = result.stdout
+    assert markdown.splitlines()[1] == "## dockyard report: `feature-x` vs `main`"
+    verdict = markdown.splitlines()[3]
+    assert verdict.startswith("**Verdict:** none: ⚠️ the head's pipeline is not up to date")
+    assert "Run `dvc repro`" in verdict
+    assert "no metric changed" not in markdown and "none re-ran" not in markdown
+    stale = next(t for t in check_tables(markdown) if t.header[1].text == "out of date because")
+    reasons = {row[0].text: row[1].text for row in stale.rows}
+    assert reasons["ingest"] == "output deleted data/raw/table.parquet"
+    assert reasons["validate"] == "upstream output deleted data/raw/table.parquet"
+    assert reasons["train@0"] == "params modified train.lr"
+    assert list(reasons).index("ingest") < list(reasons).index("train@0")
+    assert {cells[1] for cells in metric_table(markdown).values()} == {"⚠️ not judged"}
+    _, data = build_report(project, "main", environ={})
+    assert data["head"]["label"] == "stale"  # locally: the branch checked out
+    assert {"ingest", "validate", "train@0"} <= {s["stage"] for s in data["stale"]}
+    assert list(data["verdict"]) == ["stale"]

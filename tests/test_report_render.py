@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import math
 import re
+import statistics
 
 import pytest
+from scipy import stats as sp
 
 from dockyard.metrics import VAL_ACCURACY, VAL_LOSS
+from dockyard.report import head_name, pull_request
 from dockyard.report.charts import mermaid_chart
 from dockyard.report.collect import Snapshot
 from dockyard.report.compare import compare
 from dockyard.report.curves import Curve, mean_curve, plan_chart
+from dockyard.report.markdown import number, percent, signed
 from dockyard.report.render import MARKER, render
-from dockyard.report.stages import StageChange
+from dockyard.report.stages import StageChange, stale_stages
 
+from .helpers import run
 from .markdown_check import (
+    TABLE_MAX_PX,
     check_details,
     check_tables,
     check_xycharts,
@@ -24,6 +30,7 @@ from .markdown_check import (
     mermaid_blocks,
     mermaid_errors,
     parser,
+    table_px,
     tables,
 )
 
@@ -177,21 +184,49 @@ def test_one_seed_verdict_carries_the_caveat() -> None:
     )
 
 
-def test_within_noise_shows_the_interval() -> None:
+def test_three_seeds_not_told_from_noise_are_inconclusive() -> None:
+    """The bug: with 3 seeds a change the test could not see was called `within noise`;
+    it is inconclusive, with the smallest change those seeds could have detected."""
     result = comparison("multi-seed")
     markdown = render(result)
     verdict = markdown.splitlines()[3]
     row = next(r for r in result.metrics if r.name == "test/accuracy")
-    assert row.status == "noise"
-    interval = f"{row.ci_low:+.4f} to {row.ci_high:+.4f}"
-    assert f"`test/accuracy` ({interval})" in verdict and "95% interval of the change" in verdict
-    metrics = tables(markdown)[0]
-    cells = {r[0].text: [c.text for c in r] for r in metrics.rows}
-    assert cells["test/accuracy"][1] == "🟡 within noise" and cells["test/accuracy"][6] == interval
-    assert metrics.header[2].text == "base (n=3)"
+    assert row.status == "noise" and row.inconclusive
+    base, head = [0.950, 0.952, 0.949], [0.951, 0.949, 0.953]
+    low, high = sp.ttest_ind(head, base, equal_var=False).confidence_interval(0.95)
+    assert row.detectable == pytest.approx((high - low) / 2, rel=1e-6)
+    assert "within noise" not in markdown
+    assert verdict.startswith("**Verdict:** no change told from the seed noise (2 metrics")
+    assert (
+        "🟡 inconclusive (3 seeds per side; the smallest change of the mean they could have "
+        f"detected): `test/accuracy` ±{row.detectable:.4f}, `test/log_loss` ±"
+    ) in verdict
+    cells = metric_cells(markdown)
+    assert cells["test/accuracy"][1] == "🟡 inconclusive"
+    assert cells["test/accuracy"][5] == f"{row.ci_low:+.4f} to {row.ci_high:+.4f}"
+    assert tables(markdown)[0].header[2].text == "base (n=3)"
     assert markdown.count("± is the standard deviation over the n seeds") == 1
+    assert "🟡 inconclusive: not told from the noise by 3 seeds or fewer" in markdown
     assert "Mean over seeds (base 3, head 3)" in markdown
     assert "mean over 3 seeds; Welch per class" in markdown
+
+
+def test_more_seeds_not_told_from_noise_are_within_noise() -> None:
+    five = [0.950, 0.952, 0.949, 0.951, 0.950]
+    result = compare(
+        Snapshot("main", BASE_SHA, samples={"test/accuracy": five}),
+        Snapshot("head", HEAD_SHA, samples={"test/accuracy": [v + 0.0005 for v in five]}),
+    )
+    [row] = result.metrics
+    assert row.status == "noise" and not row.inconclusive
+    markdown = render(result)
+    assert "🟡 within noise (95% interval of the change): `test/accuracy` (" in markdown
+    assert "inconclusive" not in markdown
+
+
+def metric_cells(markdown: str) -> dict[str, list[str]]:
+    metrics = next(t for t in tables(markdown) if t.header[0].text == "metric")
+    return {r[0].text: [c.text for c in r] for r in metrics.rows}
 
 
 def test_links_and_plain_commit_shas() -> None:
@@ -271,3 +306,299 @@ def test_checkers_reject_broken_markdown() -> None:
     with pytest.raises(AssertionError):
         check_details("<details>\n<details></details>\n")
     assert len(mermaid_blocks("```mermaid\na\n```\n\n```mermaid\nb\n```\n")) == 2
+
+
+# ----------------------------------------------------------------------------- issue 19, item 5
+
+
+def curves_of(per_seed: dict[int, list[float]]) -> dict[str, dict[int, list[float]]]:
+    return {VAL_LOSS: per_seed, VAL_ACCURACY: {s: [1 - v for v in c] for s, c in per_seed.items()}}
+
+
+def chart_captions(markdown: str) -> list[str]:
+    return re.findall(r"```\n<sub>(.*?)</sub>", markdown)
+
+
+def test_head_named_by_its_branch_not_workspace(tmp_path) -> None:
+    """The bug: the head was called `workspace`. In CI the pull request's branch, locally
+    the branch checked out; `workspace` only on a detached HEAD outside Actions."""
+    run(["git", "init", "-q", "-b", "topic"], tmp_path)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "one"], tmp_path)
+    ci = {"GITHUB_HEAD_REF": "feature-x", "GITHUB_REF_NAME": "12/merge"}
+    assert head_name(tmp_path, ci) == "feature-x"
+    assert head_name(tmp_path, {"GITHUB_REF_NAME": "main"}) == "main"  # a push build
+    assert head_name(tmp_path, {"GITHUB_HEAD_REF": ""}) == "topic"
+    run(["git", "checkout", "-q", "--detach"], tmp_path)
+    assert head_name(tmp_path, {}) == "workspace"
+    assert pull_request({"GITHUB_REF": "refs/pull/12/merge"}) == 12
+    assert pull_request({"GITHUB_REF": "refs/heads/main"}) is None
+    result = comparison("single seed")
+    result.head = Snapshot("feature-x", None, commit=HEAD_SHA, samples=result.head.samples)
+    markdown = render(result, {"pull_request": 12})
+    assert markdown.splitlines()[1] == "## dockyard report: `feature-x` vs `main`"
+    assert f"head `feature-x` (pull request #12, the workspace on {HEAD_SHA})" in markdown
+    assert "`workspace`" not in markdown
+
+
+def test_spread_is_read_at_the_epoch_the_caption_names() -> None:
+    """The bug: "± std over seeds at epoch 17: base ..." read base's std at its own last
+    epoch (39), not at 17."""
+    base = {s: [1.0 / (e + 1) + 0.01 * s * (e % 5) for e in range(39)] for s in (0, 1, 2)}
+    head = {s: [1.0 / (e + 1) + 0.003 * s for e in range(17)] for s in (0, 1, 2)}
+    result = comparison("multi-seed")
+    result.base.curves, result.head.curves = curves_of(base), curves_of(head)
+    caption = chart_captions(render(result))[0]
+    at_17 = statistics.stdev(base[s][16] for s in base)
+    at_39 = statistics.stdev(base[s][38] for s in base)
+    assert f"{at_17:.2g}" != f"{at_39:.2g}"
+    assert f"± std over seeds at epoch 17: base {at_17:.2g}, head " in caption
+
+
+def test_tiny_relative_change_is_in_percent() -> None:
+    """The bug: -0.0028% was written -2.8e-05% (the fraction, not x100)."""
+    assert percent(-2.8e-5) == "-0.0028%"
+    assert percent(3e-9) == "+3e-7%" and percent(0.0123) == "+1.23%"
+    base = Snapshot("main", BASE_SHA, samples={"test/accuracy": [0.9629]})
+    head = Snapshot("head", HEAD_SHA, samples={"test/accuracy": [0.9629 * (1 - 2.8e-5)]})
+    cells = metric_cells(render(compare(base, head, rtol=1e-9)))
+    assert cells["test/accuracy"][5] == "-0.0028%"
+
+
+def test_a_shorter_head_run_is_marked_with_each_sides_best_epoch() -> None:
+    """The bug: both lines were cut at the shorter run without a word, so the head looked
+    better while it stopped at 17 and base went on improving to 40."""
+    base_loss = [1.0 / (e + 1) for e in range(40)]  # still improving at epoch 40
+    head_loss = [0.9 / (e + 1) + (0.02 * (e - 12) if e > 12 else 0) for e in range(17)]
+    result = comparison("single seed")
+    result.base.curves, result.head.curves = curves_of({0: base_loss}), curves_of({0: head_loss})
+    markdown = render(result)
+    chart = check_xycharts(markdown)[0]
+    assert chart.last == 17
+    caption = chart_captions(markdown)[0]
+    best = min(range(17), key=lambda e: head_loss[e])
+    assert (
+        f"Drawn to epoch 17, where head stopped: base ran to epoch 40 (`val/loss` "
+        f"{base_loss[-1]:.4g} there), not drawn further"
+    ) in caption
+    assert (
+        f"Best `val/loss`: base {min(base_loss):.4g} at epoch 40, head "
+        f"{head_loss[best]:.4g} at epoch {best + 1}"
+    ) in caption
+
+
+def test_identical_curves_get_one_line() -> None:
+    """The bug: identical runs drew two charts with the grey line hidden under the blue."""
+    result = comparison("single seed")
+    result.head.curves = result.base.curves
+    markdown = render(result)
+    assert mermaid_blocks(markdown) == []
+    loss = result.base.curves[VAL_LOSS][0]
+    section = markdown.split("### Training curves\n\n")[1].split("\n")[0]
+    assert section.startswith("Identical on base and head (same values at every epoch")
+    assert (
+        f"`val/loss` (50 epochs, best {min(loss):.4g} at epoch {loss.index(min(loss)) + 1})"
+        in section
+    )
+    assert "`val/accuracy` (50 epochs, best " in section
+
+
+def test_timings_within_run_to_run_noise_are_not_a_change() -> None:
+    """The bug: the same code's 36.5 s -> 24.2 s showed as a change of x0.66."""
+    result = comparison("multi-seed")
+    result.base.runs = timings(36.0, 36.5, 37.0)
+    result.head.runs = timings(24.0, 24.2, 24.4)
+    costs = {c.name: c for c in compare(result.base, result.head).costs}
+    assert costs["training time per seed"].within_noise
+    cells = cost_cells(render(compare(result.base, result.head)))
+    assert cells["training time per seed"][3] == "within noise (×0.66)"
+    assert "A time within noise differs by less than runs of the same code do" in render(
+        compare(result.base, result.head)
+    )
+    result.head.runs = timings(110.0, 111.0, 112.0)
+    slower = cost_cells(render(compare(result.base, result.head)))
+    assert slower["training time per seed"][3] == "+74.5 s (×3.04)"
+    # the model's size is deterministic: any change is a change
+    assert not any(c.within_noise for c in compare(result.base, result.head).costs[:2])
+
+
+def timings(*seconds: float) -> dict[int, dict[str, float]]:
+    return {seed: {"train_seconds": t} for seed, t in enumerate(seconds)}
+
+
+def cost_cells(markdown: str) -> dict[str, list[str]]:
+    table = next(t for t in tables(markdown) if t.header[0].text == "")
+    return {row[0].text: [c.text for c in row] for row in table.rows}
+
+
+def test_metrics_table_fits_the_comment_column() -> None:
+    """The bug: the 8-column table wrapped at 820 px ("0.9629 ± / 0.0016", "-2.8e- / 05%")."""
+    names = ["test/accuracy", "test/f1_macro", "test/log_loss", "test/roc_auc"]
+    base = {n: [0.9629, 0.9645, 0.9613] for n in names}
+    head = {n: [0.9601, 0.9624, 0.9578] for n in names}
+    result = compare(
+        Snapshot("main", BASE_SHA, samples=base), Snapshot("head", HEAD_SHA, samples=head)
+    )
+    metrics = check_tables(render(result))[0]
+    assert [c.text for c in metrics.header] == [
+        "metric",
+        "verdict",
+        "base (n=3)",
+        "head (n=3)",
+        "change",
+        "95% interval",
+        "p (BH)",
+    ]
+    assert table_px(metrics) <= TABLE_MAX_PX, table_px(metrics)
+    old = tables(
+        "| metric | verdict | base (n=3) | head (n=3) | change | relative | 95% interval of "
+        "change | p |\n|---|---|---|---|---|---|---|---|\n| `test/f1_macro` | 🟡 within "
+        "noise | 0.9629 ± 0.0016 | 0.9601 ± 0.0023 | -0.0028 | -2.8e-05% | -0.0040 to +0.0012 "
+        "| 0.413 |\n"
+    )[0]
+    assert table_px(old) > TABLE_MAX_PX  # the width model sees the table that wrapped
+
+
+def test_false_discovery_rate_over_the_table() -> None:
+    """The bug: each metric was tested at alpha on its own, so a change to nothing was
+    called significant somewhere far more often than alpha."""
+    base = {
+        "test/accuracy": [0.900, 0.910, 0.920],
+        "test/f1_macro": [0.900, 0.910, 0.920],
+        "test/log_loss": [0.300, 0.310, 0.320],
+        "test/roc_auc": [0.950, 0.960, 0.970],
+    }
+    head = {
+        "test/accuracy": [0.927, 0.937, 0.947],  # p about 0.03 on its own
+        "test/f1_macro": [0.905, 0.915, 0.925],
+        "test/log_loss": [0.298, 0.311, 0.318],
+        "test/roc_auc": [0.945, 0.962, 0.968],
+    }
+    raw = {n: sp.ttest_ind(head[n], base[n], equal_var=False).pvalue for n in base}
+    assert raw["test/accuracy"] < 0.05
+    adjusted = dict(zip(raw, sp.false_discovery_control(list(raw.values())), strict=True))
+    assert adjusted["test/accuracy"] >= 0.05
+    result = compare(
+        Snapshot("main", BASE_SHA, samples=base), Snapshot("head", HEAD_SHA, samples=head)
+    )
+    rows = {r.name: r for r in result.metrics}
+    for name, q in adjusted.items():
+        assert rows[name].p_adjusted == pytest.approx(q, rel=1e-6)
+        assert rows[name].p_value == pytest.approx(raw[name], rel=1e-6)
+    assert rows["test/accuracy"].status == "noise" and rows["test/accuracy"].inconclusive
+    markdown = render(result)
+    assert metric_cells(markdown)["test/accuracy"][6] == f"{adjusted['test/accuracy']:.2g}"
+    assert (
+        "with the false discovery rate over this table's 4 tests held at α = 0.05 "
+        "(Benjamini-Hochberg); p (BH) is the adjusted p-value." in markdown
+    )
+    assert result.to_dict()["fdr"] == {"method": "benjamini_hochberg", "tests": 4}
+
+
+def test_zero_is_written_one_way() -> None:
+    """The bug: zero read 0, +0.00%, 0.0000 or -0.0000 in one table."""
+    base = Snapshot("main", BASE_SHA, samples={"test/accuracy": [0.95], "test/mae": [0.0]})
+    head = Snapshot("head", HEAD_SHA, samples={"test/accuracy": [0.95], "test/mae": [-0.0]})
+    cells = metric_cells(render(compare(base, head)))
+    assert cells["test/accuracy"][4:] == ["0", "0"]
+    assert cells["test/mae"][2:5] == ["0", "0", "0"]
+    assert number(-0.0) == signed(0.0) == percent(-0.0) == "0"
+    assert number(3e-7) == "3.0e-7" and signed(-3e-7) == "-3.0e-7"
+
+
+def test_seeds_are_listed_in_seed_order() -> None:
+    """The bug: "epochs each seed ran" listed the counts sorted by value, not by seed."""
+    result = comparison("multi-seed")
+    stops = {2: 44, 0: 50, 1: 38}  # inserted out of order, too
+    result.base.curves = curves_of({s: loss_curve(n, 0.2, s) for s, n in stops.items()})
+    result.base.seeds = [2, 0, 1]
+    caption = chart_captions(render(result))[0]
+    assert "Epochs each seed ran: base 50, 38, 44; head 50, 50, 50." in caption
+    assert result.to_dict()["seeds"]["base"] == [0, 1, 2]
+    result.head.curves = curves_of({s: loss_curve(50, 0.05, s) for s in (3, 4, 5)})
+    caption = chart_captions(render(result))[0]
+    assert "base 50, 38, 44 (seeds 0, 1, 2); head 50, 50, 50 (seeds 3, 4, 5)" in caption
+
+
+def test_legend_explains_only_what_the_table_shows() -> None:
+    """The bug: the legend explained 🟡 within noise (and ±) where no row showed them."""
+    result = comparison("early-stopped")  # three seeds, every metric better
+    markdown = render(result)
+    legend = markdown.split("### Metrics")[1].split("### Params")[0]
+    assert "🟡" not in markdown and "inconclusive" not in legend and "within noise" not in legend
+    assert "± is the standard deviation" in legend and "—" not in legend
+    single = render(comparison("single seed")).split("### Metrics")[1].split("### Params")[0]
+    assert "±" not in single and "Welch" not in single and "One seed on a side" in single
+    new = render(comparison("new metric")).split("### Metrics")[1].split("### Params")[0]
+    assert "— means there is no value" in new
+    cost = render(comparison("single seed")).split("### Cost")[1].split("###")[0]
+    assert "—" not in cost  # every cost recorded: no legend for a dash
+
+
+def test_base_confusion_matrix_stands_beside_the_heads() -> None:
+    result = comparison("multi-seed")
+    markdown = render(result)
+    matrices = [t for t in check_tables(markdown) if t.header[0].text == "actual \\ predicted"]
+    assert len(matrices) == 2
+    head_counts, base_counts = ([[c.text for c in r[1:]] for r in m.rows] for m in matrices)
+    # head hit 18 of 20 per class and seed, base 16 (confusion() above), over 3 seeds
+    assert head_counts[0] == ["54", "6", "0"] and base_counts[0] == ["48", "12", "0"]
+    assert markdown.index("**head**, summed over 3 seeds") < markdown.index(
+        "**base**, summed over 3 seeds"
+    )
+
+
+def test_a_stale_head_gets_no_verdict() -> None:
+    """Item 7 on constructed input: what `dvc status` reports, named, and no verdict."""
+    status = {
+        "data/t.csv.dvc": [{"changed outs": {"data/t.csv": "modified"}}],
+        "ingest": [
+            {"changed deps": {"data/t.csv": "modified"}},
+            {"changed outs": {"data/raw/table.parquet": "deleted"}},
+        ],
+        "validate": [{"changed deps": {"data/raw/table.parquet": "deleted"}}],
+        # a stage reading a whole section: DVC names the section
+        "train@0": [{"changed deps": {"params.yaml": {"train": "modified"}}}],
+        "train@1": [{"changed deps": {"params.yaml": {"train": "modified"}}}],
+        "monitor": ["always changed"],
+    }
+    recorded = {"params.yaml": {"train": {"lr": 0.001, "epochs": 50}}}
+    lock = {
+        "ingest": {"outs": [{"path": "data/raw/table.parquet"}]},
+        "validate": {"deps": [{"path": "data/raw/table.parquet"}]},
+        "train@0": {"params": recorded},
+        "train@1": {"params": recorded},
+        "monitor": {},
+    }
+    stale = stale_stages(status, lock, {"train.lr": 0.01, "train.epochs": 50})
+    assert [s.stage for s in stale] == [
+        "data/t.csv.dvc",
+        "ingest",
+        "validate",
+        "train@0",
+        "train@1",
+    ]
+    assert stale[1].changes == [
+        ("data", "data/t.csv", "modified"),
+        ("output", "data/raw/table.parquet", "deleted"),
+    ]
+    assert stale[2].changes == [("upstream output", "data/raw/table.parquet", "deleted")]
+    result = comparison("multi-seed")
+    result = compare(result.base, result.head, stale=stale)
+    markdown = render(result)
+    verdict = markdown.splitlines()[3]
+    assert verdict.startswith("**Verdict:** none: ⚠️ the head's pipeline is not up to date")
+    assert "(5 stages out of date: `data/t.csv.dvc`, `ingest`, `validate`, `train@0,1`)" in verdict
+    assert "Run `dvc repro`" in verdict
+    assert "better" not in verdict and "noise" not in verdict and "changed (" not in verdict
+    table = next(t for t in check_tables(markdown) if t.header[1].text == "out of date because")
+    reasons = {r[0].text: r[1].text for r in table.rows}
+    assert reasons == {
+        "data/t.csv.dvc": "data modified data/t.csv",
+        "ingest": "data modified data/t.csv; output deleted data/raw/table.parquet",
+        "validate": "upstream output deleted data/raw/table.parquet",
+        "train@0,1": "params modified train.lr",
+    }
+    assert "`dvc add data/t.csv`, then `dvc repro`" in markdown
+    assert {c[1] for c in metric_cells(markdown).values()} == {"⚠️ not judged"}
+    assert "✅" not in markdown and "🟡" not in markdown
+    assert result.to_dict()["verdict"] == {"stale": ["test/accuracy", "test/log_loss"]}

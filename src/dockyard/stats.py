@@ -125,3 +125,17 @@ def summarize_seeds(per_seed: dict[int, dict[str, float]]) -> dict[str, dict[str
     """metric -> {mean, std, min, max, n, ci95_low, ci95_high} over the seeds given."""
     names = sorted({name for metrics in per_seed.values() for name in metrics})
     return {name: summarize([m[name] for m in per_seed.values() if name in m]) for name in names}
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values, in the order given: comparing each with alpha
+    keeps the expected share of false discoveries among the family's rejections <= alpha."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):  # from the largest p down: q_(k) = min_{j >= k} p_(j) m / j
+        index = order[rank - 1]
+        running = min(running, p_values[index] * m / rank)
+        adjusted[index] = running
+    return adjusted

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from dockyard.paths import METRICS_FILE
-from dockyard.report.collect import flatten, read_file, snapshots
+from dockyard.report.collect import (
+    WORKSPACE,
+    Snapshot,
+    branch,
+    flatten,
+    pipeline_status,
+    read_file,
+    snapshots,
+)
 from dockyard.report.compare import DEFAULT_RTOL, Reproduction, check_reproduced, compare
 from dockyard.report.render import render
+from dockyard.report.stages import StaleStage, stale_stages
 from dockyard.stats import DEFAULT_ALPHA
 
 
@@ -49,6 +59,27 @@ def run_url(environ: Mapping[str, str]) -> str | None:
     return f"{url}/attempts/{attempt}" if attempt and attempt != "1" else url
 
 
+def head_name(root: Path, environ: Mapping[str, str]) -> str:
+    """What to call the workspace: in GitHub Actions the pull request's branch
+    (GITHUB_HEAD_REF; GITHUB_REF_NAME on a push), else the branch checked out, else
+    `workspace` (a detached HEAD outside Actions)."""
+    for key in ("GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
+        if environ.get(key):
+            return environ[key]
+    return branch(root) or WORKSPACE
+
+
+def pull_request(environ: Mapping[str, str]) -> int | None:
+    """The pull request a GitHub Actions run builds (refs/pull/N/merge), if any."""
+    match = re.fullmatch(r"refs/pull/(\d+)/(?:merge|head)", environ.get("GITHUB_REF", ""))
+    return int(match.group(1)) if match else None
+
+
+def stale(root: Path, head: Snapshot) -> list[StaleStage]:
+    """The workspace's stages that are not up to date with their code, params or data."""
+    return stale_stages(pipeline_status(root), head.lock, head.params)
+
+
 def build_report(
     root: str | Path = ".",
     base: str = "main",
@@ -65,17 +96,24 @@ def build_report(
 
     `rtol`: relative difference below which two values count as unchanged, in the
     comparison and in the reproducibility check. `environ` (default: os.environ) supplies
-    the GitHub Actions run the comment links to.
+    the GitHub Actions run the comment links to and the pull request's branch.
+
+    A workspace head (`head` None) whose pipeline `dvc status` reports out of date gets no
+    verdict: its committed metrics are not the results of its code, params and data.
     """
     started = time.perf_counter()
+    environ = os.environ if environ is None else environ
     root = Path(root).resolve()
-    base_snap, head_snap = snapshots(root, base, head)
-    comparison = compare(base_snap, head_snap, alpha, rtol)
+    label = head_name(root, environ) if head is None else None
+    base_snap, head_snap = snapshots(root, base, head, label)
+    out_of_date = stale(root, head_snap) if head is None else []
+    comparison = compare(base_snap, head_snap, alpha, rtol, out_of_date)
     data = comparison.to_dict()
     extras: dict[str, Any] = {
         "run_seconds": run_seconds,
         "plots_url": plots_url,
-        "run_url": run_url(os.environ if environ is None else environ),
+        "run_url": run_url(environ),
+        "pull_request": pull_request(environ),
     }
     if check_reproduced and head is None:
         check = reproducibility(root, head_snap.metrics, rtol)
@@ -88,6 +126,7 @@ def build_report(
             "differences": check.differences,
         }
     data["links"] = {"run": extras["run_url"], "plots": plots_url}
+    data["pull_request"] = extras["pull_request"]
     extras["report_seconds"] = time.perf_counter() - started
     data["report_seconds"] = extras["report_seconds"]
     return render(comparison, extras), data

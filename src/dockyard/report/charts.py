@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 
-from dockyard.metrics import VALIDATION_CURVES, curve_column
+from dockyard.metrics import CURVE_HIGHER_IS_BETTER, VALIDATION_CURVES, curve_column
 from dockyard.report.collect import Snapshot
 from dockyard.report.curves import Chart, Curve, mean_curve, plan_chart
 from dockyard.report.markdown import code, escape
@@ -70,8 +70,9 @@ def mermaid_chart(chart: Chart) -> list[str]:
 
 
 def caption(chart: Chart, curves: dict[str, Curve]) -> str:
-    """What the chart shows, in one line under it: which seeds, their spread, where a run
-    stopped and what the zoom left out."""
+    """What the chart shows, in one line under it: which seeds, their spread at the last
+    epoch drawn, where the chart cuts a longer run, each side's best epoch and what the
+    zoom left out."""
     sentences = []
     seeds = {side: c.seeds for side, c in curves.items()}
     if all(len(s) == 1 for s in seeds.values()):
@@ -84,25 +85,37 @@ def caption(chart: Chart, curves: dict[str, Curve]) -> str:
     else:
         counts = ", ".join(f"{side} {len(s)}" for side, s in seeds.items())
         sentences.append(f"Mean over seeds ({counts}) at each epoch every seed of a side ran")
-        stops = [
-            f"{side} {', '.join(str(n) for n in sorted(c.stops.values()))}"
+        sentences.append("epochs each seed ran: " + _stops(curves))
+        spread = [
+            f"{side} {c.spread(chart.last):.2g}"
             for side, c in curves.items()
-            if len(c.seeds) > 1
+            if c.spread(chart.last) is not None
         ]
-        sentences.append("epochs each seed ran: " + "; ".join(stops))
-        spread = [f"{side} {c.spread:.2g}" for side, c in curves.items() if c.spread is not None]
         sentences.append(f"± std over seeds at epoch {chart.last}: " + ", ".join(spread))
-    longest = max(c.epochs for c in curves.values())
-    for side, curve in curves.items():
-        if len(curve.seeds) > 1 or longest == chart.last:
-            continue
-        if curve.epochs == chart.last:
-            sentences.append(f"{side} stopped after {curve.epochs} epochs")
-        else:
-            sentences.append(
-                f"{side} ran {curve.epochs} epochs ({code(chart.name)} "
-                f"{curve.values[-1]:.4g} at epoch {curve.epochs}), drawn as far as the other ran"
+    longer = {side: c for side, c in curves.items() if len(c.values) > chart.last}
+    if longer:
+        ended = [side for side in curves if side not in longer]
+        cut = f"drawn to epoch {chart.last}" + (f", where {ended[0]} stopped" if ended else "")
+        sentences.append(
+            cut
+            + ": "
+            + "; ".join(
+                f"{side} ran to epoch {len(c.values)} ({code(chart.name)} {c.values[-1]:.4g} "
+                "there), not drawn further"
+                for side, c in longer.items()
             )
+        )
+    direction = CURVE_HIGHER_IS_BETTER.get(chart.name)
+    if direction is not None:
+        best = {side: c.best(direction) for side, c in curves.items()}
+        sentences.append(
+            f"best {code(chart.name)}"
+            + (" (mean over seeds)" if any(len(s) > 1 for s in seeds.values()) else "")
+            + ": "
+            + ", ".join(
+                f"{side} {value:.4g} at epoch {epoch}" for side, (epoch, value) in best.items()
+            )
+        )
     if chart.left_out:
         dropped = [v for c in curves.values() for v in c.values[: chart.left_out]]
         sentences.append(
@@ -117,19 +130,36 @@ def caption(chart: Chart, curves: dict[str, Curve]) -> str:
     return f"<sub>{text}.</sub>"
 
 
+def _stops(curves: dict[str, Curve]) -> str:
+    """Epochs per seed, in seed order; the seeds named when the sides ran different ones."""
+    seeds = {side: sorted(c.stops) for side, c in curves.items()}
+    named = len({tuple(s) for s in seeds.values()}) > 1
+    return "; ".join(
+        f"{side} "
+        + ", ".join(str(c.stops[s]) for s in seeds[side])
+        + (f" (seeds {', '.join(str(s) for s in seeds[side])})" if named else "")
+        for side, c in curves.items()
+    )
+
+
 def curves_section(base: Snapshot, head: Snapshot) -> list[str]:
-    """A chart per validation curve of the task (the loss and its second measure)."""
+    """A chart per validation curve of the task (the loss and its second measure); curves
+    that are identical on both sides get one line instead (two charts would hide a line)."""
     task = head.params.get("data.task") or base.params.get("data.task")
     names = VALIDATION_CURVES.get(task) or tuple(
         dict.fromkeys(n for names in VALIDATION_CURVES.values() for n in names)
     )
     out: list[str] = []
+    identical = []
     for name in names:
         curves = {
             side: curve
             for side, snap in (("base", base), ("head", head))
             if (curve := mean_curve(snap.curves.get(name, {}))) is not None
         }
+        if len(curves) == 2 and base.curves.get(name) == head.curves.get(name):
+            identical.append((name, curves["head"]))
+            continue
         chart = plan_chart(name, curves.get("base"), curves.get("head"))
         if chart is None:
             if curves:
@@ -138,4 +168,20 @@ def curves_section(base: Snapshot, head: Snapshot) -> list[str]:
             continue
         out += mermaid_chart(chart)
         out += [caption(chart, {s: curves[s] for s in chart.lines}), ""]
+    if identical:
+        out = [
+            "Identical on base and head (same values at every epoch of every seed): "
+            + ", ".join(_identical(name, curve) for name, curve in identical)
+            + ".",
+            "",
+        ] + out
     return out
+
+
+def _identical(name: str, curve: Curve) -> str:
+    direction = CURVE_HIGHER_IS_BETTER.get(name)
+    runs = f"{curve.epochs} epochs"
+    if direction is None:
+        return f"{code(name)} ({runs})"
+    epoch, value = curve.best(direction)
+    return f"{code(name)} ({runs}, best {value:.4g} at epoch {epoch})"

@@ -6,6 +6,7 @@ report) straight from git, in one `git cat-file --batch` per revision.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -38,7 +39,9 @@ class ReportError(DockyardError):
 
 @dataclass
 class Snapshot:
-    label: str  # what the user called it: main, HEAD, an experiment name, workspace
+    # what the user called it (main, HEAD, an experiment name); the workspace is named by
+    # its branch (the pull request's in CI), else `workspace`
+    label: str
     sha: str | None  # None for the workspace
     subject: str = ""
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # file -> key -> value
@@ -132,8 +135,26 @@ def _dvc_results(results: dict, rev: str) -> dict[str, Any]:
     return {name: entry["data"] for name, entry in files.items() if "data" in entry}
 
 
-def snapshots(root: Path, base: str, head: str | None) -> tuple[Snapshot, Snapshot]:
-    """Read both sides with one DVC repository instance (metrics and params in one call)."""
+def branch(root: Path) -> str | None:
+    """The branch checked out in `root` (None on a detached HEAD)."""
+    return _git(root, "symbolic-ref", "--short", "-q", "HEAD").stdout.strip() or None
+
+
+def pipeline_status(root: Path) -> dict[str, list[Any]]:
+    """What `dvc status` reports for the workspace: stage -> what changed. DVC names stages
+    and paths relative to the working directory, so it runs from `root`: `train@0`, not
+    `../p/dvc.yaml:train@0`."""
+    from dvc.repo import Repo
+
+    with contextlib.chdir(root), Repo(str(root)) as repo:
+        return repo.status()
+
+
+def snapshots(
+    root: Path, base: str, head: str | None, head_label: str | None = None
+) -> tuple[Snapshot, Snapshot]:
+    """Read both sides with one DVC repository instance (metrics and params in one call).
+    `head_label` names the workspace when `head` is None (default: `workspace`)."""
     from dvc.repo import Repo
 
     if not (root / "dvc.yaml").is_file():
@@ -147,7 +168,7 @@ def snapshots(root: Path, base: str, head: str | None) -> tuple[Snapshot, Snapsh
     sides = []
     for label, sha, subject in (
         (base, base_sha, base_subject),
-        (head or WORKSPACE, head_sha, head_subject),
+        (head or head_label or WORKSPACE, head_sha, head_subject),
     ):
         key = sha or WORKSPACE
         snap = Snapshot(label=label, sha=sha, subject=subject)

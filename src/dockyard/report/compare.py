@@ -13,20 +13,47 @@ from dockyard.metrics import higher_is_better
 from dockyard.paths import PREPARED_DIR
 from dockyard.report.collect import Snapshot
 from dockyard.report.costs import Cost, costs
-from dockyard.report.stages import DataChange, StageChange, data_changes, stage_changes
-from dockyard.stats import DEFAULT_ALPHA, summarize, t_ppf, welch
+from dockyard.report.stages import (
+    DataChange,
+    StageChange,
+    StaleStage,
+    data_changes,
+    stage_changes,
+)
+from dockyard.stats import DEFAULT_ALPHA, benjamini_hochberg, summarize, t_ppf, welch
 
 # Relative difference under which two values count as unchanged: the same run reproduced
 # on another CPU or library build differs in the last digits, never in the sixth.
 DEFAULT_RTOL = 1e-6
+# The fields of a metric summarised over seeds (stats.summarize) in a metrics file.
+SUMMARY_FIELDS = frozenset(("mean", "std", "min", "max", "n", "ci95_low", "ci95_high"))
 # Differences smaller than this are unchanged whatever the tolerance (values at zero).
 ABS_FLOOR = 1e-12
 INTERVAL_LEVEL = 0.95
+# With this many seeds or fewer on a side, a change the test cannot tell from noise is
+# inconclusive: such seeds miss all but large changes, so "within noise" would overclaim.
+FEW_SEEDS = 3
 
 # Every verdict a metric row can carry, in the order the verdict line lists them.
-VERDICTS = ("unlike", "better", "worse", "changed", "new", "removed", "noise", "same")
-# What must be equal on both sides for better / worse to mean anything: params ...
-LIKE_FOR_LIKE_PARAMS = (("dataset", "data.name"), ("target", "data.target"), ("task", "data.task"))
+VERDICTS = (
+    "stale",
+    "unlike",
+    "better",
+    "worse",
+    "changed",
+    "new",
+    "removed",
+    "noise",
+    "same",
+)
+# What must be equal on both sides for better / worse to mean anything: params (with the
+# value a side that has params but not the key means) ...
+LIKE_FOR_LIKE_PARAMS = (
+    ("dataset", "data.name", None),
+    ("target", "data.target", None),
+    ("task", "data.task", None),
+    ("split method", "split.by", "random"),
+)
 
 
 @dataclass
@@ -38,15 +65,26 @@ class MetricRow:
     relative: float | None  # change / |base|
     higher_is_better: bool | None
     # one of VERDICTS: better | worse | same (within rtol) | changed (direction unknown) |
-    # noise (within seed noise) | new | removed | unlike (not like for like: not judged)
+    # noise (not told from seed noise; `inconclusive` with FEW_SEEDS or fewer) | new |
+    # removed | unlike (not like for like) | stale (head not reproduced): not judged
     status: str
     base_n: int = 0
     head_n: int = 0
     base_std: float | None = None
     head_std: float | None = None
     p_value: float | None = None  # Welch's t-test, when both sides have two or more seeds
+    # p_value adjusted over the table's tests (Benjamini-Hochberg); the verdict reads this
+    p_adjusted: float | None = None
     ci_low: float | None = None  # 95% interval of the change (Welch), same condition
     ci_high: float | None = None
+    # the smallest change of the means these seeds could have told from noise at alpha
+    # (the half-width of Welch's 1 - alpha interval), same condition
+    detectable: float | None = None
+
+    @property
+    def inconclusive(self) -> bool:
+        """Not told from noise by too few seeds to call it `within noise`."""
+        return self.status == "noise" and min(self.base_n, self.head_n) <= FEW_SEEDS
 
 
 @dataclass
@@ -72,6 +110,8 @@ class Comparison:
     rtol: float = DEFAULT_RTOL
     mismatches: list[Mismatch] = field(default_factory=list)
     costs: list[Cost] = field(default_factory=list)
+    # stages of the head whose outputs are not up to date with their code, params or data
+    stale: list[StaleStage] = field(default_factory=list)
 
     @property
     def noise_estimate(self) -> bool:
@@ -82,6 +122,11 @@ class Comparison:
     def like_for_like(self) -> bool:
         return not self.mismatches
 
+    @property
+    def tests(self) -> int:
+        """The size of the table's test family (Benjamini-Hochberg's m)."""
+        return sum(1 for r in self.metrics if r.p_adjusted is not None)
+
     def to_dict(self) -> dict[str, Any]:
         def side(s: Snapshot) -> dict[str, Any]:
             return {"label": s.label, "sha": s.sha, "commit": s.ref, "subject": s.subject}
@@ -91,25 +136,38 @@ class Comparison:
             "head": side(self.head),
             "like_for_like": self.like_for_like,
             "mismatches": [asdict(m) for m in self.mismatches],
+            "stale": [asdict(s) for s in self.stale],
             "verdict": verdict(self.metrics),
-            "metrics": [asdict(row) for row in self.metrics],
+            "metrics": [{**asdict(row), "inconclusive": row.inconclusive} for row in self.metrics],
             "params": [{"key": k, "base": b, "head": h} for k, b, h in self.params],
             "stages": [{"stage": s.stage, "reasons": s.reasons, **asdict(s)} for s in self.stages],
             "data": [asdict(d) for d in self.data],
             "rows": {"base": self.rows[0], "head": self.rows[1]},
-            "seeds": {"base": self.base.seeds, "head": self.head.seeds},
+            "seeds": {"base": sorted(self.base.seeds), "head": sorted(self.head.seeds)},
             "costs": [asdict(c) for c in self.costs],
             "test": {"method": "welch_t", "alpha": self.alpha} if self.noise_estimate else None,
+            # the verdicts read p_adjusted: the table's `tests` held to a false discovery
+            # rate of alpha together
+            "fdr": {"method": "benjamini_hochberg", "tests": self.tests}
+            if self.noise_estimate
+            else None,
             "rtol": self.rtol,
         }
 
 
 def compare(
-    base: Snapshot, head: Snapshot, alpha: float = DEFAULT_ALPHA, rtol: float = DEFAULT_RTOL
+    base: Snapshot,
+    head: Snapshot,
+    alpha: float = DEFAULT_ALPHA,
+    rtol: float = DEFAULT_RTOL,
+    stale: list[StaleStage] | None = None,
 ) -> Comparison:
+    """`stale`: the head's out-of-date stages (`dvc status`); with any, nothing is judged."""
     mismatches = like_for_like(base, head)
     metrics = compare_metrics(base.samples, head.samples, alpha, rtol)
-    if mismatches:
+    if stale:
+        metrics = [unjudged(row, "stale") for row in metrics]
+    elif mismatches:
         metrics = [unjudged(row) for row in metrics]
     return Comparison(
         base=base,
@@ -122,7 +180,8 @@ def compare(
         alpha=alpha,
         rtol=rtol,
         mismatches=mismatches,
-        costs=costs(base, head),
+        costs=costs(base, head, alpha),
+        stale=list(stale or []),
     )
 
 
@@ -151,8 +210,9 @@ def like_for_like(base: Snapshot, head: Snapshot) -> list[Mismatch]:
     counted as differing.
     """
     found = []
-    for what, key in LIKE_FOR_LIKE_PARAMS:
-        old, new = base.params.get(key), head.params.get(key)
+    for what, key, default in LIKE_FOR_LIKE_PARAMS:
+        old = base.params.get(key, default if base.params else None)
+        new = head.params.get(key, default if head.params else None)
         if old is not None and new is not None and old != new:
             found.append(Mismatch(what, old, new))
     old_split, new_split = split_hash(base.lock), split_hash(head.lock)
@@ -169,11 +229,12 @@ def like_for_like(base: Snapshot, head: Snapshot) -> list[Mismatch]:
     return found
 
 
-def unjudged(row: MetricRow) -> MetricRow:
-    """A row of an unlike comparison: its numbers stay, its verdict and test go."""
+def unjudged(row: MetricRow, status: str = "unlike") -> MetricRow:
+    """A row that gets no verdict (`unlike`, `stale`): its numbers stay, its test goes."""
     if row.status in ("new", "removed"):
         return row
-    row.status, row.p_value, row.ci_low, row.ci_high = "unlike", None, None, None
+    row.status, row.p_value, row.p_adjusted = status, None, None
+    row.ci_low = row.ci_high = row.detectable = None
     return row
 
 
@@ -190,11 +251,28 @@ def compare_metrics(
     alpha: float = DEFAULT_ALPHA,
     rtol: float = DEFAULT_RTOL,
 ) -> list[MetricRow]:
-    """One row per metric from per-seed samples; Welch's t-test when both sides have n >= 2."""
-    return [
+    """One row per metric from per-seed samples; Welch's t-test when both sides have n >= 2,
+    the table's tests held to a false discovery rate of alpha together."""
+    rows = [
         metric_row(name, base.get(name, []), head.get(name, []), alpha, rtol)
         for name in sorted(set(base) | set(head))
     ]
+    return control_fdr(rows, alpha)
+
+
+def control_fdr(rows: list[MetricRow], alpha: float = DEFAULT_ALPHA) -> list[MetricRow]:
+    """Judge the rows' tests as one family (Benjamini-Hochberg): with four to seven metrics
+    each tested at alpha, a change to nothing would be called significant somewhere far
+    more often than alpha. Unchanged rows (within rtol) are decided without a test and
+    are not in the family."""
+    tested = [r for r in rows if r.p_value is not None and r.status != "same"]
+    for row in rows:
+        if row.status == "same":
+            row.p_adjusted = None
+    for row, adjusted in zip(tested, benjamini_hochberg([r.p_value for r in tested]), strict=True):
+        row.p_adjusted = adjusted
+        row.status = _judged(row, alpha)
+    return rows
 
 
 def metric_row(
@@ -222,27 +300,40 @@ def metric_row(
     row.relative = row.change / abs(row.base) if row.base else None
     if len(base) >= 2 and len(head) >= 2:
         _, df, row.p_value = welch(base, head)
+        row.p_adjusted = row.p_value
         row.ci_low, row.ci_high = difference_interval(base, head, df)
-    if unchanged(row.base, row.head, rtol):
-        row.status = "same"
-    elif row.p_value is not None and row.p_value >= alpha:
-        row.status = "noise"
-    elif direction is None:
-        row.status = "changed"
-    else:
-        row.status = "better" if (row.change > 0) == direction else "worse"
+        row.detectable = difference_interval(base, head, df, 1.0 - alpha, half=True)[1]
+    row.status = "same" if unchanged(row.base, row.head, rtol) else _judged(row, alpha)
     return row
 
 
-def difference_interval(base: list[float], head: list[float], df: float) -> tuple[float, float]:
-    """The 95% interval of mean(head) - mean(base) with Welch's standard error: how large a
-    difference the seeds could have missed when the verdict is `within noise`."""
+def _judged(row: MetricRow, alpha: float) -> str:
+    """The verdict of a changed row from its (adjusted) p-value and direction."""
+    assert row.change is not None
+    if row.p_adjusted is not None and row.p_adjusted >= alpha:
+        return "noise"
+    if row.higher_is_better is None:
+        return "changed"
+    return "better" if (row.change > 0) == row.higher_is_better else "worse"
+
+
+def difference_interval(
+    base: list[float],
+    head: list[float],
+    df: float,
+    level: float = INTERVAL_LEVEL,
+    half: bool = False,
+) -> tuple[float, float]:
+    """The `level` interval of mean(head) - mean(base) with Welch's standard error: how large
+    a difference the seeds could have missed when the verdict is `within noise`. With
+    `half`, (0, its half-width): the smallest change of the means that reaches p < 1 - level,
+    the smallest change these seeds could have detected."""
     change = math.fsum(head) / len(head) - math.fsum(base) / len(base)
     se = math.sqrt(sum(summarize(s)["std"] ** 2 / len(s) for s in (base, head)))
-    if se == 0.0:
-        return change, change
-    half = t_ppf(0.5 + INTERVAL_LEVEL / 2, df) * se
-    return change - half, change + half
+    width = t_ppf(0.5 + level / 2, df) * se if se > 0.0 else 0.0
+    if half:
+        return 0.0, width
+    return change - width, change + width
 
 
 def verdict(rows: list[MetricRow]) -> dict[str, list[str]]:
@@ -279,9 +370,10 @@ class Reproduction:
     """The workspace's metrics against those committed, within a relative tolerance."""
 
     rtol: float
-    compared: int
+    compared: int  # values: a summarised metric has several (mean, std, interval, ...)
     differences: list[dict[str, Any]]  # beyond rtol (or present on one side only)
     largest: dict[str, Any] | None  # the largest difference of all, within rtol or not
+    metrics: int = 0  # metrics those values belong to, as the metrics table counts them
 
     @property
     def reproduced(self) -> bool:
@@ -293,11 +385,14 @@ def check_reproduced(
 ) -> Reproduction:
     """Compare two flattened metrics files ({file.key: value}); numbers within rtol agree."""
     differences, largest, compared = [], None, 0
+    names = set()
     for key in sorted(set(committed) | set(reproduced)):
         old, new = committed.get(key), reproduced.get(key)
         entry = {"metric": key, "committed": old, "reproduced": new}
         if _number(old) and _number(new):
             compared += 1
+            name, _, part = key.rpartition(".")
+            names.add(name if name and part in SUMMARY_FIELDS else key)
             gap = abs(new - old)
             entry.update(difference=gap, relative=gap / abs(old) if old else None)
             if gap > 0 and (largest is None or gap > largest["difference"]):
@@ -306,7 +401,7 @@ def check_reproduced(
                 differences.append(entry)
         elif old != new:
             differences.append(entry)
-    return Reproduction(rtol, compared, differences, largest)
+    return Reproduction(rtol, compared, differences, largest, len(names))
 
 
 def _number(value: Any) -> bool:

@@ -14,6 +14,13 @@ from typing import Any
 
 from dockyard.paths import model_dir
 from dockyard.report.collect import Snapshot
+from dockyard.stats import DEFAULT_ALPHA, welch
+
+# Timings of the same code on a shared machine (a CI runner, a laptop with other work) differ
+# between runs by tens of percent, more than the seeds of one run differ from each other: a
+# timing counts as changed only beyond this factor, and, with two or more seeds on each side,
+# when Welch's test also tells it from the seeds' spread.
+TIMING_NOISE_FACTOR = 2.0
 
 
 @dataclass
@@ -25,6 +32,7 @@ class Cost:
     base_n: int = 0
     head_n: int = 0
     measured: bool = False  # a timing: it depends on the machine that ran it
+    within_noise: bool = False  # a timing whose change is not told from run-to-run noise
 
     @property
     def change(self) -> float | None:
@@ -53,7 +61,18 @@ def _model_bytes(snap: Snapshot) -> list[float]:
     return sizes
 
 
-def costs(base: Snapshot, head: Snapshot) -> list[Cost]:
+def timing_within_noise(base: list[float], head: list[float], alpha: float = DEFAULT_ALPHA) -> bool:
+    """Whether two sides' timings (one per seed) differ by no more than runs of the same
+    code do (TIMING_NOISE_FACTOR), or, with seeds on both sides, not significantly."""
+    (old, _), (new, _) = _mean(base), _mean(head)
+    if old is None or new is None or old == new:
+        return False
+    if old > 0 and new > 0 and 1 / TIMING_NOISE_FACTOR <= new / old <= TIMING_NOISE_FACTOR:
+        return True
+    return len(base) >= 2 and len(head) >= 2 and welch(base, head)[2] >= alpha
+
+
+def costs(base: Snapshot, head: Snapshot, alpha: float = DEFAULT_ALPHA) -> list[Cost]:
     """The cost rows; empty when neither side recorded anything."""
     rows = []
     for name, unit, measured, read in (
@@ -62,6 +81,8 @@ def costs(base: Snapshot, head: Snapshot) -> list[Cost]:
         ("training time per seed", "s", True, lambda s: _numbers(s.runs, "train_seconds")),
         ("prediction latency, one row", "ms", True, lambda s: _numbers(s.runs, "predict_row_ms")),
     ):
-        (old, old_n), (new, new_n) = _mean(read(base)), _mean(read(head))
-        rows.append(Cost(name, unit, old, new, old_n, new_n, measured))
+        old_values, new_values = read(base), read(head)
+        (old, old_n), (new, new_n) = _mean(old_values), _mean(new_values)
+        noise = measured and timing_within_noise(old_values, new_values, alpha)
+        rows.append(Cost(name, unit, old, new, old_n, new_n, measured, noise))
     return rows if any(r.base is not None or r.head is not None for r in rows) else []

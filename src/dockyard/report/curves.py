@@ -26,12 +26,24 @@ class Curve:
     values: list[float]
     seeds: list[int]
     stops: dict[int, int]  # seed -> epochs it ran
-    spread: float | None  # std over seeds at the last epoch of `values`
+    spreads: list[float] | None  # std over seeds at each epoch of `values` (two seeds or more)
 
     @property
     def epochs(self) -> int:
         """Epochs of the longest seed."""
         return max(self.stops.values())
+
+    def spread(self, epoch: int) -> float | None:
+        """The std over seeds at `epoch` (1-based), where the chart reads it."""
+        if self.spreads is None or not 1 <= epoch <= len(self.spreads):
+            return None
+        return self.spreads[epoch - 1]
+
+    def best(self, higher_is_better: bool) -> tuple[int, float]:
+        """(epoch, value) of the best point of `values`; the first one on a tie."""
+        pick = max if higher_is_better else min
+        value = pick(self.values)
+        return self.values.index(value) + 1, value
 
 
 @dataclass
@@ -53,12 +65,14 @@ def mean_curve(per_seed: dict[int, list[float]]) -> Curve | None:
         return None
     common = min(len(v) for v in runs.values())
     values = [math.fsum(v[i] for v in runs.values()) / len(runs) for i in range(common)]
-    spread = None
+    spreads = None
     if len(runs) >= 2:
-        last = [v[common - 1] for v in runs.values()]
-        mean = math.fsum(last) / len(last)
-        spread = math.sqrt(math.fsum((x - mean) ** 2 for x in last) / (len(last) - 1))
-    return Curve(values, sorted(runs), {s: len(v) for s, v in runs.items()}, spread)
+        spreads = []
+        for i, mean in enumerate(values):
+            at = [v[i] for v in runs.values()]
+            spreads.append(math.sqrt(math.fsum((x - mean) ** 2 for x in at) / (len(at) - 1)))
+    stops = {seed: len(runs[seed]) for seed in sorted(runs)}
+    return Curve(values, sorted(runs), stops, spreads)
 
 
 def zoom_start(lines: list[list[float]]) -> int:

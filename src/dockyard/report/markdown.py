@@ -86,28 +86,45 @@ def details(summary: str, body: list[str]) -> list[str]:
 # ----------------------------------------------------------------------------- numbers
 
 
+def _exponent(text: str) -> str:
+    """1.2e-05 written as 1.2e-5."""
+    return re.sub(r"e([+-])0*(\d)", r"e\1\2", text)
+
+
 def number(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def signed(value: float | None, digits: int = 4) -> str:
-    """A signed change; one too small for `digits` decimals keeps two significant digits
-    (never a bare -0.0000), and exactly nothing reads 0."""
+    """A value with `digits` decimals; one too small for them keeps two significant digits
+    (never 0.0000 or -0.0000 for something that is not zero), and zero reads 0."""
     if value is None:
         return "—"
     if value == 0:
         return "0"
     if abs(value) < 0.5 * 10**-digits:
-        return f"{value:+.1e}"
+        return _exponent(f"{value:.1e}")
+    return f"{value:.{digits}f}"
+
+
+def signed(value: float | None, digits: int = 4) -> str:
+    """A signed change, written as `number` writes values, with its sign; zero reads 0."""
+    if value is None:
+        return "—"
+    if value == 0:
+        return "0"
+    if abs(value) < 0.5 * 10**-digits:
+        return _exponent(f"{value:+.1e}")
     return f"{value:+.{digits}f}"
 
 
 def percent(value: float | None) -> str:
+    """A relative change (a fraction) in percent with two decimals; one too small for them
+    keeps two significant digits of the percentage (-2.8e-5 reads -0.0028%); zero reads 0."""
     if value is None:
         return "—"
-    if value != 0 and abs(value) < 0.00005:
-        return f"{value:+.1e}%"
-    return f"{value:+.2%}"
+    if value == 0:
+        return "0"
+    share = value * 100
+    if abs(share) < 0.005:
+        return _exponent(f"{share:+.2g}") + "%"
+    return f"{share:+.2f}%"
 
 
 def size(value: float | None) -> str:

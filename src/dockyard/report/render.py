@@ -10,7 +10,14 @@ from typing import Any
 
 from dockyard.report.charts import curves_section
 from dockyard.report.collect import Snapshot
-from dockyard.report.compare import Comparison, MetricRow, Mismatch, Reproduction, verdict
+from dockyard.report.compare import (
+    FEW_SEEDS,
+    Comparison,
+    MetricRow,
+    Mismatch,
+    Reproduction,
+    verdict,
+)
 from dockyard.report.markdown import (
     Md,
     code,
@@ -18,6 +25,7 @@ from dockyard.report.markdown import (
     details,
     escape,
     link,
+    number,
     percent,
     signed,
     table,
@@ -30,7 +38,9 @@ from dockyard.report.sections import (
     mark,
     per_class_section,
     stages_section,
+    stale_section,
 )
+from dockyard.report.stages import group_names
 
 MARKER = "<!-- dockyard-report -->"
 FOLD_PARAMS_AFTER = 12
@@ -87,6 +97,15 @@ def mismatch_text(m: Mismatch) -> Md:
 
 def verdict_line(comparison: Comparison) -> str:
     rows = comparison.metrics
+    if comparison.stale:
+        names = group_names([s.stage for s in comparison.stale])
+        count = len(comparison.stale)
+        return (
+            "**Verdict:** none: ⚠️ the head's pipeline is not up to date with its code, params "
+            f"or data ({count} stage{'s' if count != 1 else ''} out of date: "
+            f"{codes(names)}), so its metrics are not this revision's results. Run "
+            f"{code('dvc repro')}, commit {code('dvc.lock')} and the outputs, and report again."
+        )
     if not rows:
         return "**Verdict:** no metrics on either side yet."
     if comparison.mismatches:
@@ -100,8 +119,8 @@ def verdict_line(comparison: Comparison) -> str:
     if not set(groups) - {"noise", "same"}:
         if groups.get("noise"):
             return (
-                f"**Verdict:** no change larger than the seed noise ({len(rows)} metrics "
-                "compared). " + _noise_part(groups["noise"], by_name)
+                "**Verdict:** no change told from the seed noise "
+                f"({len(rows)} metrics compared). " + _noise_part(groups["noise"], by_name)
             )
         return f"**Verdict:** no metric changed ({len(rows)} compared)."
     parts = []
@@ -125,8 +144,22 @@ def verdict_line(comparison: Comparison) -> str:
 
 
 def _noise_part(names: list[str], by_name: dict[str, MetricRow]) -> str:
-    shown = ", ".join(f"{code(n)} ({_interval(by_name[n])})" for n in names)
-    return f"🟡 within noise (95% interval of the change): {shown}"
+    """Changes not told from noise: inconclusive ones (FEW_SEEDS or fewer) with the smallest
+    change those seeds could have detected, the others with their interval."""
+    few = [by_name[n] for n in names if by_name[n].inconclusive]
+    many = [by_name[n] for n in names if not by_name[n].inconclusive]
+    parts = []
+    if few:
+        seeds = max(min(r.base_n, r.head_n) for r in few)
+        shown = ", ".join(f"{code(r.name)} ±{number(r.detectable)}" for r in few)
+        parts.append(
+            f"🟡 inconclusive ({seeds} seeds per side; the smallest change of the mean they "
+            f"could have detected): {shown}"
+        )
+    if many:
+        shown = ", ".join(f"{code(r.name)} ({_interval(r)})" for r in many)
+        parts.append(f"🟡 within noise (95% interval of the change): {shown}")
+    return " · ".join(parts)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -135,13 +168,15 @@ def _noise_part(names: list[str], by_name: dict[str, MetricRow]) -> str:
 def _side_value(mean: float | None, std: float | None, n: int, seeds: int) -> str:
     if mean is None:
         return "—"
-    text = f"{mean:.4f}"
+    text = number(mean)
     if n >= 2 and std is not None:
-        text += f" ± {std:.4f}"
+        text += f" ± {number(std)}"
     return text + (f" (n={n})" if n != seeds and n else "")
 
 
 def metrics_section(comparison: Comparison) -> list[str]:
+    """The metrics table, narrow enough for GitHub's comment column (with seeds, the
+    relative change gives way to the interval), and a legend of what it shows."""
     rows = comparison.metrics
     if not rows:
         return ["No metrics files on either side yet (is `dvc repro` part of this change?)."]
@@ -151,7 +186,7 @@ def metrics_section(comparison: Comparison) -> list[str]:
     }
     header = ["metric", "verdict"]
     header += [f"{side} (n={seeds[side]})" if noise else side for side in ("base", "head")]
-    header += ["change", "relative"] + (["95% interval of change", "p"] if noise else [])
+    header += ["change"] + (["95% interval", "p (BH)"] if noise else ["relative"])
 
     def line(row: MetricRow) -> list[Any]:
         cells = [
@@ -160,10 +195,12 @@ def metrics_section(comparison: Comparison) -> list[str]:
             _side_value(row.base, row.base_std, row.base_n, seeds["base"]),
             _side_value(row.head, row.head_std, row.head_n, seeds["head"]),
             signed(row.change),
-            percent(row.relative),
         ]
         if noise:
-            cells += [_interval(row), None if row.p_value is None else f"{row.p_value:.3g}"]
+            p = row.p_adjusted
+            cells += [_interval(row), "—" if p is None else f"{p:.2g}"]
+        else:
+            cells.append(percent(row.relative))
         return cells
 
     right = set(range(2, len(header)))
@@ -179,16 +216,36 @@ def metrics_section(comparison: Comparison) -> list[str]:
         ]
     elif same:
         out += ["", *table(header, [line(r) for r in same], right)]
-    out.append("")
+    notes = legend(comparison, [line(r) for r in rows])
+    return out + ["", " ".join(notes)] if notes else out
+
+
+def legend(comparison: Comparison, cells: list[list[Any]]) -> list[str]:
+    """What the table's symbols and columns mean: only those the table shows."""
+    rows, alpha = comparison.metrics, comparison.alpha
+    shown = " ".join(str(c) for line in cells for c in line)
     notes = []
-    if noise:
+    if "±" in shown:
+        notes.append("± is the standard deviation over the n seeds of each side.")
+    if comparison.tests:
         notes.append(
-            "± is the standard deviation over the n seeds of each side. Verdicts test the "
-            f"difference of the means against the seed noise (Welch's t-test, α = "
-            f"{comparison.alpha}); 🟡 within noise means p ≥ {comparison.alpha}, and its "
-            "interval shows how large a change these seeds could have missed."
+            "Verdicts test the difference of the means against the seed noise (Welch's "
+            f"t-test) with the false discovery rate over this table's {comparison.tests} "
+            f"test{'s' if comparison.tests != 1 else ''} held at α = {alpha} "
+            "(Benjamini-Hochberg); p (BH) is the adjusted p-value."
         )
-    elif any(r.base_n and r.head_n for r in rows) and comparison.like_for_like:
+    if any(r.inconclusive for r in rows):
+        notes.append(
+            f"🟡 inconclusive: not told from the noise by {FEW_SEEDS} seeds or fewer; the "
+            "verdict line gives the smallest change of the mean these seeds could have "
+            f"detected (the half-width of Welch's {1 - alpha:.0%} interval)."
+        )
+    if any(r.status == "noise" and not r.inconclusive for r in rows):
+        notes.append(
+            f"🟡 within noise: p (BH) ≥ {alpha}; its interval shows how large a change these "
+            "seeds could have missed."
+        )
+    if any(r.status in UNTESTED and r.p_value is None for r in rows):
         notes.append(
             "ℹ️ One seed on a side, so there is no noise estimate: the changes are raw "
             f"differences and may be seed noise. {SEEDS_HINT}"
@@ -197,7 +254,9 @@ def metrics_section(comparison: Comparison) -> list[str]:
         notes.append(
             f"Changes smaller than a relative {tolerance(comparison.rtol)} count as unchanged."
         )
-    return out + [" ".join(notes)] if notes else out[:-1]
+    if "—" in shown:
+        notes.append("— means there is no value: a side without the metric, or no test.")
+    return notes
 
 
 # ----------------------------------------------------------------------------- params
@@ -232,9 +291,12 @@ def reproducibility_text(check: Reproduction) -> str:
                 + (f" (relative {relative:.2g})" if relative else "")
                 + f" in {code(largest['metric'])}"
             )
+        values = f" ({check.compared} values)" if check.compared != check.metrics else ""
+        metrics = f"{check.metrics} metric" + ("s" if check.metrics != 1 else "")
         return (
             f"**Reproducibility:** ✅ reproduced within {within} (relative): the "
-            f"{check.compared} metrics committed on this branch match{detail}."
+            f"{metrics} committed on this branch{values} "
+            f"{'matches' if check.metrics == 1 else 'match'}{detail}."
         )
     rows = [
         [code(d["metric"]), d["committed"], d["reproduced"], signed(d.get("difference"), 6)]
@@ -261,6 +323,7 @@ def render(comparison: Comparison, extras: dict[str, Any] | None = None) -> str:
         verdict_line(comparison),
         "",
     ]
+    out += stale_section(comparison)
     if extras.get("reproducibility") is not None:
         out += [reproducibility_text(extras["reproducibility"]), ""]
     out += ["### Metrics", "", *metrics_section(comparison), ""]
@@ -286,11 +349,13 @@ def links(comparison: Comparison, extras: dict[str, Any]) -> list[str]:
     base, head = comparison.base, comparison.head
     shown_ref = base.ref and base.ref != base.label
     commits = [f"base {side_name(base)} {base.ref}" if shown_ref else f"base {side_name(base)}"]
+    pull = f"pull request #{extras['pull_request']}, " if extras.get("pull_request") else ""
     if head.sha:
         shown = head.sha != head.label
-        commits.append(f"head {side_name(head)} {head.sha}" if shown else f"head {side_name(head)}")
+        sha = f" ({pull}{head.sha})" if pull or shown else ""
+        commits.append(f"head {side_name(head)}{sha}")
     elif head.ref:
-        commits.append(f"head: the workspace on {head.ref}")
+        commits.append(f"head {side_name(head)} ({pull}the workspace on {head.ref})")
     return [" · ".join(found + commits), ""]
 
 
@@ -299,8 +364,11 @@ def footer(comparison: Comparison, extras: dict[str, Any]) -> str:
     reproduce = f"git checkout {head.sha[:8]} && dvc repro" if head.sha else "dvc repro"
     again = code(f"dockyard report --base {comparison.base.label}")
     parts = [f"reproduce: {code(reproduce)}, then {again}"]
-    if comparison.noise_estimate:
-        parts.append(f"verdicts: Welch's t-test over seeds, α = {comparison.alpha}")
+    if comparison.tests:
+        parts.append(
+            f"verdicts: Welch's t-test over seeds, false discovery rate α = {comparison.alpha} "
+            "(Benjamini-Hochberg)"
+        )
     parts.append(f"unchanged below a relative {tolerance(comparison.rtol)}")
     if extras.get("run_seconds") is not None:
         parts.append(f"pipeline run time: {float(extras['run_seconds']):.0f} s")

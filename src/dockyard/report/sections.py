@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from dockyard.report.compare import Comparison, MetricRow, metric_row, unjudged
-from dockyard.report.costs import Cost
+from dockyard.report.compare import Comparison, MetricRow, control_fdr, metric_row, unjudged
+from dockyard.report.costs import TIMING_NOISE_FACTOR, Cost
 from dockyard.report.markdown import (
     Md,
     code,
@@ -31,16 +31,23 @@ MARKS = {
     "new": "🆕 new",
     "removed": "🗑️ removed",
     "unlike": "⚠️ not compared",
+    "stale": "⚠️ not judged",
 }
 UNTESTED = {"better": "✅ looks better", "worse": "❌ looks worse"}
 # Classes beyond which the confusion matrix is left out (too wide to read in a comment).
 MATRIX_MAX_CLASSES = 20
 
 
+INCONCLUSIVE = "🟡 inconclusive"
+
+
 def mark(row: MetricRow) -> str:
-    """The verdict cell: better and worse from one seed say they were not tested."""
+    """The verdict cell: better and worse from one seed say they were not tested, and a
+    change few seeds cannot tell from noise is inconclusive."""
     if row.p_value is None and row.status in UNTESTED:
         return UNTESTED[row.status]
+    if row.inconclusive:
+        return INCONCLUSIVE
     return MARKS[row.status]
 
 
@@ -54,6 +61,12 @@ def stages_section(comparison: Comparison) -> list[str]:
     if not comparison.stages:
         if not lock:
             return []
+        if comparison.stale:  # the lock is not what the workspace would produce
+            return [
+                "**Stages:** the head's `dvc.lock` records the same dependencies as base's, "
+                "but it is not up to date (above).",
+                "",
+            ]
         return ["**Stages:** none re-ran: every stage's dependencies are as in base.", ""]
     groups = group_stages(comparison.stages)
     rerun = {s.stage for s in comparison.stages}
@@ -70,6 +83,26 @@ def stages_section(comparison: Comparison) -> list[str]:
     if cached:
         body += ["", f"Unchanged (not re-run): {codes(cached)}."]
     return details(summary, body) + [""]
+
+
+def stale_section(comparison: Comparison) -> list[str]:
+    """The head's out-of-date stages (`dvc status`) and what changed for each."""
+    if not comparison.stale:
+        return []
+    rows = [[code(g.name), reasons(g.reason_parts)] for g in group_stages(comparison.stale)]
+    added = [s.stage.removesuffix(".dvc") for s in comparison.stale if s.stage.endswith(".dvc")]
+    add = f"{code('dvc add ' + ' '.join(added))}, then " if added else ""
+    return [
+        "### ⚠️ Not reproduced",
+        "",
+        *table(["stage", "out of date because"], rows),
+        "",
+        f"What `dvc status` reports in the head's workspace. Run {add}{code('dvc repro')} "
+        "(it re-runs these stages and what depends on them), commit `dvc.lock` and the "
+        "metrics, and run the report again: until then the metrics below are the last ones "
+        "committed, not this revision's, and get no verdict.",
+        "",
+    ]
 
 
 def data_section(comparison: Comparison) -> list[str]:
@@ -111,26 +144,35 @@ def _seeds_words(per_seed: dict[int, Any]) -> str:
 
 
 def per_class_section(comparison: Comparison) -> list[str]:
-    """Recall per class of the test split, tested against seed noise as the metrics are."""
+    """Recall per class of the test split, tested against seed noise as the metrics are (the
+    classes one family, Benjamini-Hochberg), and both sides' confusion matrices."""
     base, head = comparison.base, comparison.head
     if not head.confusion:
         return []
-    new = {seed: _recalls(rows) for seed, rows in head.confusion.items()}
-    old = {seed: _recalls(rows)[0] for seed, rows in base.confusion.items()}
+    new = {seed: _recalls(head.confusion[seed]) for seed in sorted(head.confusion)}
+    old = {seed: _recalls(base.confusion[seed])[0] for seed in sorted(base.confusion)}
     support = next(iter(new.values()))[1]
     confused: Counter = sum((c for _, _, c in new.values()), Counter())
     classes = sorted(set(support) | {c for r in old.values() for c in r}, key=lambda c: (len(c), c))
+    judged = control_fdr(
+        [
+            metric_row(
+                c,
+                [r[c] for r in old.values() if c in r],
+                [r[0][c] for r in new.values() if c in r[0]],
+                comparison.alpha,
+                comparison.rtol,
+                direction=True,
+            )
+            for c in classes
+        ],
+        comparison.alpha,
+    )
     rows, marks = [], Counter()
-    for c in classes:
-        row = metric_row(
-            c,
-            [r[c] for r in old.values() if c in r],
-            [r[0][c] for r in new.values() if c in r[0]],
-            comparison.alpha,
-            comparison.rtol,
-            direction=True,
-        )
-        if not comparison.like_for_like:
+    for c, row in zip(classes, judged, strict=True):
+        if comparison.stale:
+            row = unjudged(row, "stale")
+        elif not comparison.like_for_like:
             row = unjudged(row)
         marks[mark(row)] += 1
         worst = max(
@@ -149,7 +191,9 @@ def per_class_section(comparison: Comparison) -> list[str]:
         )
     tested = len(old) >= 2 and len(new) >= 2
     noise = (
-        f"Welch per class, α = {comparison.alpha}" if tested else "1 seed, not tested against noise"
+        f"Welch per class, false discovery rate α = {comparison.alpha} over the classes"
+        if tested
+        else "1 seed, not tested against noise"
     )
     words = f"base {_seeds_words(old)}, head {_seeds_words(new)}" if old else _seeds_words(new)
     tally = ", ".join(f"{n} {m.split(' ', 1)[1]}" for m, n in marks.most_common())
@@ -161,28 +205,40 @@ def per_class_section(comparison: Comparison) -> list[str]:
         rows,
         right={2, 3, 4, 5},
     )
-    body += ["", confusion_matrix(head.confusion, classes, pooled)]
+    body += ["", *confusion_matrices(base.confusion, head.confusion, classes)]
     return details(summary, body) + [""]
 
 
-def confusion_matrix(
-    per_seed: dict[int, list[dict[str, str]]], classes: list[str], pooled: str
-) -> str:
+def confusion_matrices(
+    base: dict[int, list[dict[str, str]]],
+    head: dict[int, list[dict[str, str]]],
+    classes: list[str],
+) -> list[str]:
+    """Head's and base's confusion matrices side by side under one fold, summed over each
+    side's seeds (a base without confusion rows says so)."""
     if len(classes) > MATRIX_MAX_CLASSES:
-        return f"The confusion matrix is left out: {len(classes)} classes."
+        return [f"The confusion matrices are left out: {len(classes)} classes."]
+    body = []
+    for side, per_seed in (("head", head), ("base", base)):
+        if not per_seed:
+            body += [f"**{side}**: no confusion rows recorded.", ""]
+            continue
+        pooled = f", summed over {len(per_seed)} seeds" if len(per_seed) > 1 else ""
+        body += [f"**{side}**{pooled}:", "", *confusion_matrix(per_seed, classes), ""]
+    return details("Confusion matrices, head and base: rows actual, columns predicted", body[:-1])
+
+
+def confusion_matrix(per_seed: dict[int, list[dict[str, str]]], classes: list[str]) -> list[str]:
     rows = [r for seed_rows in per_seed.values() for r in seed_rows]
     counts = Counter((str(r["actual"]), str(r["predicted"])) for r in rows)
     predicted = sorted(
         {str(r["predicted"]) for r in rows} | set(classes), key=lambda c: (len(c), c)
     )
     matrix = [[code(a), *[counts[(a, p)] for p in predicted]] for a in classes]
-    lines = table(
+    return table(
         ["actual \\ predicted", *[code(p) for p in predicted]],
         matrix,
         right=set(range(1, len(predicted) + 1)),
-    )
-    return "\n".join(
-        details(f"Confusion matrix, head{pooled}: rows actual, columns predicted", lines)
     )
 
 
@@ -206,9 +262,11 @@ def _cost_change(cost: Cost) -> str:
         return "—"
     if change == 0:
         return "0"
+    ratio = f"×{cost.head / cost.base:.2f}" if cost.base else ""
+    if cost.within_noise:
+        return "within noise" + (f" ({ratio})" if ratio else "")
     text = _cost_value(cost, abs(change), 1)
-    ratio = f" (×{cost.head / cost.base:.2f})" if cost.base else ""
-    return ("+" if change > 0 else "-") + text + ratio
+    return ("+" if change > 0 else "-") + text + (f" ({ratio})" if ratio else "")
 
 
 def costs_section(costs: list[Cost]) -> list[str]:
@@ -224,10 +282,17 @@ def costs_section(costs: list[Cost]) -> list[str]:
         for c in costs
     ]
     out = ["### Cost", "", *table(["", "base", "head", "change"], rows, right={1, 2, 3})]
+    notes = []
     if any(c.measured and (c.base is not None or c.head is not None) for c in costs):
-        out += [
-            "",
+        notes.append(
             "Times are as each side recorded them (per seed, mean over seeds; the machine "
-            "that ran each side may differ). — means the revision did not record it.",
-        ]
-    return out + [""]
+            "that ran each side may differ)."
+        )
+    if any(c.within_noise for c in costs):
+        notes.append(
+            "A time within noise differs by less than runs of the same code do (a factor of "
+            f"{TIMING_NOISE_FACTOR:g}), or, with seeds on both sides, not significantly (Welch)."
+        )
+    if any("—" in cell for row in rows for cell in row):
+        notes.append("— means the revision did not record it.")
+    return out + (["", " ".join(notes)] if notes else []) + [""]

@@ -44,6 +44,76 @@ class StageChange:
 
 
 @dataclass
+class StaleStage:
+    """A stage of the head whose outputs are not up to date (what `dvc status` reports):
+    `dvc repro` would run it, so the committed results are not this revision's."""
+
+    stage: str
+    # (kind, name, state): ("params", "train.lr", "modified"), ("data", "data/t.csv",
+    # "modified"), ("output", "data/raw/table.parquet", "deleted"), ("definition", "", "")
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def reason_parts(self) -> list[tuple[str, list[str]]]:
+        """(what changed, identifiers), as StageChange's: ("params modified", ["train.lr"])."""
+        parts: dict[str, list[str]] = {}
+        for kind, name, state in self.changes:
+            items = parts.setdefault(f"{kind} {state}".strip(), [])
+            if name:
+                items.append(name)
+        return list(parts.items())
+
+
+def stale_stages(
+    status: dict[str, list[Any]],
+    lock: dict[str, Any],
+    params: dict[str, Any] | None = None,
+) -> list[StaleStage]:
+    """The stages `dvc status` reports, with what changed, in the pipeline order of `lock`
+    (stages not in it, such as `.dvc` files, first). A stage marked only `always changed`
+    is not stale. A params section a stage reads whole (`train`) is narrowed to the keys
+    that differ between `lock` and the current, flattened `params` (`train.lr`)."""
+    produced = {out["path"] for entry in lock.values() for out in entry.get("outs") or []}
+    found = []
+    for stage, entries in status.items():
+        stale = StaleStage(stage)
+        for entry in entries:
+            if entry == "changed checksum":
+                stale.changes.append(("definition in dvc.yaml", "", "changed"))
+            if not isinstance(entry, dict):
+                continue
+            for path, state in (entry.get("changed deps") or {}).items():
+                if isinstance(state, dict):  # a params file: param -> state
+                    recorded = flatten((lock.get(stage) or {}).get("params", {}).get(path, {}))
+                    for key, how in state.items():
+                        keys = (
+                            _changed_keys(key, recorded, params or {}) if how == "modified" else []
+                        )
+                        stale.changes += [("params", k, how) for k in keys or [key]]
+                elif _inside(path, produced):
+                    stale.changes.append(("upstream output", path, state))
+                else:
+                    stale.changes.append(("code" if _is_code(path) else "data", path, state))
+            for path, state in (entry.get("changed outs") or {}).items():
+                kind = "data" if stage.endswith(".dvc") else "output"
+                stale.changes.append((kind, path, state))
+        if stale.changes:
+            found.append(stale)
+    rank = {name: index for index, name in enumerate(pipeline_order(lock))}
+    return sorted(found, key=lambda s: rank.get(s.stage, -1))
+
+
+def _changed_keys(key: str, recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The flattened keys under `key` whose value differs between the two."""
+
+    def under(values: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k == key or k.startswith(key + ".")}
+
+    old, new = under(recorded), under(current)
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+@dataclass
 class StageGroup:
     """Stages shown as one row: one stage, or the seeds of a foreach with one reason."""
 
@@ -166,7 +236,7 @@ def seed_range(items: list[str]) -> str:
     return ",".join(items)
 
 
-def group_stages(changes: list[StageChange]) -> list[StageGroup]:
+def group_stages(changes: list[StageChange] | list[StaleStage]) -> list[StageGroup]:
     """One row per stage, or per run of a foreach's items that re-ran for the same reason."""
     groups: list[StageGroup] = []
     keyed: dict[tuple[str, str], StageGroup] = {}
