@@ -57,8 +57,9 @@ def test_data_add_drafts_a_readable_schema(customers_run: Path) -> None:
     assert columns["label"]["isin"] == ["churn", "stay", "upgrade"]
     assert columns["income"]["nullable"] is True and columns["region"]["nullable"] is True
     assert "nullable" not in columns["age"]
-    assert columns["age"]["dtype"] == "int64" and columns["age"]["ge"] <= 18
-    assert columns["age"]["le"] >= 79
+    assert columns["age"]["dtype"] == "int64" and columns["age"]["ge"] == 0
+    assert "le" not in columns["age"]  # the observed range is soft, never refused
+    assert columns["age"]["expect"]["ge"] <= 18 and columns["age"]["expect"]["le"] >= 79
     assert columns["region"]["isin"] == ["centre", "east", "north", "south", "west"]
 
 
@@ -92,12 +93,12 @@ def test_own_data_stays_the_default_through_later_experiments(
     assert card["dataset"] == "customers" and card["classes"] == ["churn", "stay", "upgrade"]
 
 
-def test_a_silent_switch_back_to_the_bundled_data_is_announced(
+def test_a_silent_switch_back_to_the_bundled_data_is_refused_before_training(
     customers_run: Path, tmp_path: Path
 ) -> None:
     """The old flow (`dvc exp run -S data=NAME`, committed, defaults untouched): the next
-    composition that names no dataset trains on digits again. Every entry point says so in
-    one line, with the fix, before any stage runs."""
+    composition that names no dataset trains on digits again. `dockyard compose` says so in
+    one line; a stage that would read or train on it refuses, with the fix."""
     project = tmp_path / "p"
     shutil.copytree(customers_run, project, symlinks=True)
     config = project / "conf/config.yaml"
@@ -107,10 +108,12 @@ def test_a_silent_switch_back_to_the_bundled_data_is_announced(
     notice = [line for line in composed.stderr.splitlines() if "dockyard: note:" in line]
     assert len(notice) == 1 and "dockyard use data=customers" in notice[0]
     assert "committed params.yaml trains on data=customers" in notice[0]
-    # params.yaml now names digits: the first stage to run says the same (DVC's own
-    # composition for `dvc exp run -S train.lr=...` leaves the workspace in this state)
-    stage = run([sys.executable, "-m", "dockyard.stages.ingest"], project)
-    assert "dockyard use data=customers" in stage.stderr
+    # params.yaml now names digits: a stage that runs refuses (DVC's own composition for
+    # `dvc exp run -S train.lr=...` leaves the workspace in this state)
+    for stage in ("ingest", "train"):
+        refused = run([sys.executable, "-m", f"dockyard.stages.{stage}"], project, check=False)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert "dockyard use data=customers" in refused.stderr
     fixed = dockyard(project, "use", "data=customers")
     assert "data: digits -> customers" in fixed.stdout
     assert "dockyard: note" not in dockyard(project, "compose", "train.lr=0.002").stderr
@@ -186,9 +189,9 @@ BAD_INPUTS = {
         _lines(GOOD, {4: "41,50.0,0.5,moon,basic,stay"}),
         ["region", "not one of the allowed values (isin)", "row 3: moon"],
     ),
-    "out of range": (
-        _lines(GOOD, {8: "250,50.0,0.5,north,basic,stay"}),
-        ["age", "above the maximum (le: ", "row 7: 250"],
+    "out of range": (  # the drafted sign is hard (a drafted maximum is soft)
+        _lines(GOOD, {8: "-5,50.0,0.5,north,basic,stay"}),
+        ["age", "below the minimum (ge: 0)", "row 7: -5"],
     ),
     "inf": (
         _lines(GOOD, {2: "41,inf,0.5,north,basic,stay"}),

@@ -106,7 +106,13 @@ def _data_add(args: argparse.Namespace) -> int:
     from dockyard.data.register import add_dataset
 
     result = add_dataset(
-        args.path, args.target, name=args.name, task=args.task, root=args.root, force=args.force
+        args.path,
+        args.target,
+        name=args.name,
+        task=args.task,
+        root=args.root,
+        force=args.force,
+        time=args.time,
     )
     if args.default:
         from dockyard.config import PARAMS_FILE, compose_params, set_default, write_params
@@ -261,8 +267,9 @@ def _project_commands(commands: argparse._SubParsersAction, root: argparse.Argum
         "put a CSV/Parquet file under DVC and draft conf/data/NAME.yaml with its schema",
         parents=[root],
         description="Put a CSV or Parquet file under DVC (`dvc add`), infer a schema draft "
-        "(dtypes, nullable columns, numeric ranges with a margin, categories of low-cardinality "
-        "text, target classes) and write conf/data/NAME.yaml for you to review. With "
+        "(dtypes, dates and timestamps, nullable columns, the sign of non-negative columns, "
+        "observed ranges as soft expectations, categories of low-cardinality text, target "
+        "classes) and write conf/data/NAME.yaml for you to review. With "
         "--default it also becomes the dataset every run trains on.",
         epilog="example:\n  dockyard data add data/customers.csv --target churn --default\n"
         "  git add conf data params.yaml && git commit -m 'Train on customers'\n  dvc repro",
@@ -279,6 +286,12 @@ def _project_commands(commands: argparse._SubParsersAction, root: argparse.Argum
         "--default",
         action="store_true",
         help="also make it the default dataset (dockyard use data=NAME) and rewrite params.yaml",
+    )
+    add.add_argument(
+        "--time",
+        metavar="COLUMN",
+        help="the datetime column that orders the rows (time: true; split.by=time and batch "
+        "order use it); default: the one date/time column without missing values",
     )
     add.add_argument("--force", action="store_true", help="replace an existing conf/data/NAME.yaml")
     from dockyard.monitor.commands import add_append_parser

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from typing import NoReturn
 
 USER_ERROR_EXIT = 2
+# values quoted in a message are cut to about this many characters: a 5 MB cell is named,
+# never echoed whole
+QUOTE_LIMIT = 80
 
 
 class DockyardError(Exception):
@@ -30,6 +33,18 @@ class DataError(DockyardError):
 
 class ValidationFailed(DataError):
     """A table broke its declared schema; the message holds the failure report."""
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text` cut to about `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}... ({len(text):,} characters)"
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A value as a message shows it (repr), cut to about `limit` characters."""
+    return shorten(repr(value), limit)
 
 
 def fail(error: DockyardError) -> NoReturn:

@@ -23,6 +23,7 @@ from dockyard.config.defaults import (
     committed_dataset,
     dataset_notice,
     default_option,
+    refuse_silent_switch,
     set_default,
 )
 from dockyard.config.schema import Config, default_seed
@@ -40,6 +41,7 @@ __all__ = [
     "default_option",
     "load_params",
     "params_hash",
+    "refuse_silent_switch",
     "set_default",
     "to_yaml",
     "validate",

@@ -21,10 +21,12 @@ PARAMS_FILE = "params.yaml"
 _DEFAULT_LINE = r"^(\s*-\s*{group}\s*:\s*)([^\s#]+)(.*)$"
 
 
-def default_option(group: str, root: str | Path = ".") -> str | None:
-    """The option conf/config.yaml's defaults list picks for `group` (e.g. data -> digits)."""
-    path = Path(root) / CONFIG_DIR / f"{CONFIG_NAME}.yaml"
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+def default_option(group: str, root: str | Path = ".", text: str | None = None) -> str | None:
+    """The option conf/config.yaml's defaults list picks for `group` (e.g. data -> digits);
+    `text` reads another version of the file."""
+    if text is None:
+        path = Path(root) / CONFIG_DIR / f"{CONFIG_NAME}.yaml"
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
     found = re.search(_DEFAULT_LINE.format(group=re.escape(group)), text, flags=re.M)
     return found.group(2) if found else None
 
@@ -63,19 +65,24 @@ def set_default(group: str, option: str, root: str | Path = ".") -> str:
     return found.group(2)
 
 
-def committed_dataset(root: str | Path = ".") -> str | None:
-    """data.name in params.yaml as committed at HEAD (None outside git or before a commit)."""
+def _committed(path: str, root: str | Path) -> str | None:
     import subprocess
 
+    result = subprocess.run(
+        ["git", "show", f"HEAD:{path}"], cwd=root, capture_output=True, text=True
+    )
+    return result.stdout if result.returncode == 0 else None
+
+
+def committed_dataset(root: str | Path = ".") -> str | None:
+    """data.name in params.yaml as committed at HEAD (None outside git or before a commit)."""
     import yaml
 
-    result = subprocess.run(
-        ["git", "show", f"HEAD:{PARAMS_FILE}"], cwd=root, capture_output=True, text=True
-    )
-    if result.returncode != 0:
+    text = _committed(PARAMS_FILE, root)
+    if text is None:
         return None
     try:
-        data = (yaml.safe_load(result.stdout) or {}).get("data") or {}
+        data = (yaml.safe_load(text) or {}).get("data") or {}
     except yaml.YAMLError:
         return None
     name = data.get("name") if isinstance(data, dict) else None
@@ -95,4 +102,32 @@ def dataset_notice(dataset: str, root: str | Path = ".") -> str | None:
         f"trains on data={committed} and conf/config.yaml's defaults name data={default}; "
         f"run `dockyard use data={committed}` to keep {committed} as the default (or pass "
         f"data={dataset} on purpose)."
+    )
+
+
+def refuse_silent_switch(dataset: str, root: str | Path = ".") -> None:
+    """Stop a stage that would train on conf/'s default dataset while the committed
+    params.yaml trains on another: what `dvc exp run -S train.lr=...` composes after a
+    commit made with `dvc exp run -S data=NAME`, since DVC composes from conf/'s defaults.
+
+    Every stage that reads the data or trains calls it, so whichever of them DVC re-runs
+    (and does not restore from its run-cache) stops before training. Only a commit whose
+    params.yaml disagrees with its own conf/ defaults leads there: a default changed in the
+    workspace (`data add --default`, `dockyard use`) and not yet committed does not."""
+    committed = committed_dataset(root)
+    default = default_option("data", root)
+    if committed is None or dataset != default or committed == dataset:
+        return
+    config = _committed(f"{CONFIG_DIR}/{CONFIG_NAME}.yaml", root)
+    if config is None or default_option("data", text=config) == committed:
+        return
+    if not (Path(root) / CONFIG_DIR / "data" / f"{committed}.yaml").is_file():
+        return  # the committed dataset is gone from conf/: the switch is deliberate
+    raise ConfigError(
+        f"This run trains on data={dataset}, conf/config.yaml's default, but the committed "
+        f"params.yaml trains on data={committed}: `dvc exp run` composes conf/ from its "
+        f"defaults, so the dataset chosen with -S data={committed} was silently dropped. "
+        f"Run `dockyard use data={committed}` and commit conf/config.yaml and params.yaml to "
+        f"keep {committed} for every run (or pass -S data={committed}); to go back to "
+        f"{dataset} on purpose, run `dockyard compose data={dataset}` and commit params.yaml."
     )

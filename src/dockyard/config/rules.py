@@ -198,6 +198,93 @@ def _rule_schema(cfg: DictConfig) -> str | None:
     return None
 
 
+def _rule_bounds(cfg: DictConfig) -> str | None:
+    """ge/le (hard) and expect (soft) bounds: numbers on numeric columns, ISO dates on
+    datetime columns; tz and time only where they mean something."""
+    data = cfg.data
+    where = f"conf/data/{data.name}.yaml"
+    for name, spec in data.schema.columns.items():
+        key = f"data.schema.columns.{name}"
+        bounds = [("ge", spec.ge), ("le", spec.le)]
+        if spec.expect is not None:
+            bounds += [("expect.ge", spec.expect.ge), ("expect.le", spec.expect.le)]
+        for label, value in bounds:
+            if value is None:
+                continue
+            if spec.dtype == "datetime":
+                if _as_time(value) is None:
+                    return (
+                        f"'{key}.{label}' is {value!r}, but {name!r} is a datetime column: a "
+                        f"bound is an ISO 8601 date or time in quotes, e.g. '2024-01-05' "
+                        f"({where})."
+                    )
+            elif spec.dtype in NUMERIC_DTYPES:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    return (
+                        f"'{key}.{label}' is {value!r}, but {name!r} is a {spec.dtype} "
+                        f"column: a bound is a number ({where})."
+                    )
+            else:
+                return (
+                    f"'{key}.{label}' is set, but {name!r} is a {spec.dtype} column, which has "
+                    f"no range: list its values with isin instead, or remove {label} ({where})."
+                )
+        if spec.tz is not None:
+            if spec.dtype != "datetime":
+                return f"'{key}.tz' is set, but {name!r} is not a datetime column ({where})."
+            if not _is_zone(spec.tz):
+                return (
+                    f"'{key}.tz' is {spec.tz!r}, which is no time zone name: use one of the "
+                    f"IANA names such as UTC or Europe/Berlin ({where})."
+                )
+    times = [n for n, spec in data.schema.columns.items() if spec.time]
+    if len(times) > 1:
+        return (
+            f"the schema in {where} marks {len(times)} columns as the time axis "
+            f"({', '.join(times)}); a table has one: keep `time: true` on one of them."
+        )
+    if times:
+        spec = data.schema.columns[times[0]]
+        if spec.dtype != "datetime" or spec.nullable or spec.regex:
+            return (
+                f"the time axis {times[0]!r} in {where} must be one datetime column without "
+                f"missing values (dtype: datetime, nullable: false), found dtype {spec.dtype}"
+                f"{', nullable' if spec.nullable else ''}. Fix the column or remove `time: true`."
+            )
+    if cfg.split.by == "time" and not times:
+        return (
+            f"split.by is 'time', but the schema in {where} marks no time axis. Mark one "
+            "datetime column `time: true` (dockyard data add --time COLUMN drafts it), or use "
+            "split.by=random."
+        )
+    return None
+
+
+def _as_time(value: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        return None
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return None
+
+
+def _is_zone(name: str) -> bool:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _rule_image(cfg: DictConfig) -> str | None:
     if cfg.model.input != "image":
         return None
@@ -286,6 +373,7 @@ _RULES = (
     _rule_loss_fits_task,
     _rule_monitor,
     _rule_schema,
+    _rule_bounds,
     _rule_image,
     _rule_devices,
     _rule_optimizer,

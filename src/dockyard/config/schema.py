@@ -18,7 +18,18 @@ from omegaconf import MISSING
 TASKS = ("classification", "regression")
 LOSSES = ("auto", "cross_entropy", "mse", "l1", "huber")
 MODEL_INPUTS = ("tabular", "image")
-DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "bool", "str", "category")
+DTYPES = (
+    "float64",
+    "float32",
+    "int64",
+    "int32",
+    "int16",
+    "int8",
+    "bool",
+    "str",
+    "category",
+    "datetime",
+)
 NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "bool")
 # Lightning's precision settings dockyard accepts (trainer.precision also takes `auto`).
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
@@ -28,6 +39,11 @@ CATEGORICAL_IMPUTE = ("missing", "most_frequent")
 SCALINGS = ("standard", "none")
 ENCODINGS = ("onehot", "ordinal")
 UNKNOWN_CATEGORY = ("ignore", "error")
+# how a datetime column becomes features (data/times.py)
+DATETIME_FEATURES = ("parts", "cyclical", "drop")
+# random: seeded (stratified where split.stratify); time: the oldest rows train, the next
+# validate, the newest test (the schema's time column orders them)
+SPLIT_METHODS = ("random", "time")
 # The extra experiment loggers of the `logger` group and the package each needs.
 LOGGER_PACKAGES = {
     "mlflow": ("mlflow", "mlflow"),
@@ -49,6 +65,8 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "featurize.categorical_impute": CATEGORICAL_IMPUTE,
     "featurize.encoding": ENCODINGS,
     "featurize.unknown_category": UNKNOWN_CATEGORY,
+    "featurize.datetime": DATETIME_FEATURES,
+    "split.by": SPLIT_METHODS,
     "train.loss": LOSSES,
     "train.early_stopping.mode": ("min", "max"),
 }
@@ -68,13 +86,25 @@ TARGETS = ("data.source", "model.net", "train.optimizer")
 
 
 @dataclass
+class ExpectedRange:
+    """A soft range: the observed one, kept to count values outside it."""
+
+    ge: Any = None
+    le: Any = None
+
+
+@dataclass
 class ColumnSpec:
     """One column (or, with regex, every column whose name matches) of a table."""
 
     dtype: str = MISSING
     nullable: bool = False
-    ge: float | None = None
-    le: float | None = None
+    # hard bounds (a value outside is refused): numbers, or ISO dates for a datetime column
+    ge: Any = None
+    le: Any = None
+    # the range seen when the schema was drafted: values outside are counted and reported
+    # (validation report, dockyard monitor), never refused
+    expect: ExpectedRange | None = None
     isin: list[Any] | None = None
     unique: bool = False
     regex: bool = False
@@ -83,6 +113,10 @@ class ColumnSpec:
     # an identifier (order id, customer id): checked and carried beside predictions, never
     # a feature
     key: bool = False
+    # a datetime column's time zone (e.g. UTC, Europe/Berlin); None: naive times and dates
+    tz: str | None = None
+    # the table's time axis (one datetime column): orders batches and `split.by: time`
+    time: bool = False
 
 
 @dataclass
@@ -140,10 +174,12 @@ class FeaturizeConfig:
     categorical_impute: str = MISSING
     encoding: str = MISSING
     unknown_category: str = MISSING
+    datetime: str = MISSING
 
 
 @dataclass
 class SplitConfig:
+    by: str = MISSING
     val_fraction: float = MISSING
     test_fraction: float = MISSING
     stratify: bool = MISSING

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from dockyard.errors import ValidationFailed
+from dockyard.data.times import DATETIME, bound, show, to_wall_clock
+from dockyard.errors import ValidationFailed, quote
 
 NUMERIC = ("float64", "float32", "int64", "int32", "int16", "int8")
 TEXT = ("str", "category")
@@ -75,6 +76,8 @@ class Checked:
     texts: dict[str, Text]
     dtypes: dict[str, str]
     failures: list[Failure] = field(default_factory=list)
+    # datetime columns as wall-clock times in their declared zone (data/times.py)
+    times: dict[str, np.ndarray] = field(default_factory=dict)
 
     def number(self, name: str) -> np.ndarray:
         return self.numbers[:, self.number_columns.index(name)]
@@ -93,6 +96,7 @@ class Checked:
             self.number_columns,
             {name: text.take(rows) for name, text in self.texts.items()},
             self.dtypes,
+            times={name: values[rows] for name, values in self.times.items()},
         )
 
     def reasons(self, offset: int = 0) -> dict[int, str]:
@@ -101,7 +105,7 @@ class Checked:
         for failure in self.failures:
             for row, value in zip(failure.rows.tolist(), failure.values, strict=True):
                 found.setdefault(row + offset, []).append(
-                    f"{failure.column}: {failure.reason} ({value!r})"
+                    f"{failure.column}: {failure.reason} ({quote(value)})"
                 )
         return {row: "; ".join(parts) for row, parts in sorted(found.items())}
 
@@ -116,19 +120,28 @@ class _Spec:
     isin: tuple[Any, ...] | None
     unique: bool
     allow_inf: bool
+    # datetime columns: the zone, and the hard bounds as wall-clock times
+    tz: str | None = None
+    after: np.datetime64 | None = None
+    before: np.datetime64 | None = None
 
 
 def _spec(name: str, raw: Mapping[str, Any]) -> _Spec:
     isin = raw.get("isin")
+    dtype = str(raw.get("dtype") or "str")
+    dated = dtype == DATETIME
     return _Spec(
         name=name,
-        dtype=str(raw.get("dtype") or "str"),
+        dtype=dtype,
         nullable=bool(raw.get("nullable", False)),
-        ge=None if raw.get("ge") is None else float(raw["ge"]),
-        le=None if raw.get("le") is None else float(raw["le"]),
+        ge=None if raw.get("ge") is None or dated else float(raw["ge"]),
+        le=None if raw.get("le") is None or dated else float(raw["le"]),
         isin=None if isin is None else tuple(isin),
         unique=bool(raw.get("unique", False)),
         allow_inf=bool(raw.get("allow_inf", False)),
+        tz=raw.get("tz") if dated else None,
+        after=bound(raw.get("ge")) if dated else None,
+        before=bound(raw.get("le")) if dated else None,
     )
 
 
@@ -145,11 +158,14 @@ class CompiledSchema:
         *,
         target: str | None = None,
         extra: Mapping[str, str] | None = None,
+        ignored: Sequence[str] = (),
         where: str = "the input",
         fix_in: str = "the model's schema",
     ):
         self.strict = bool(schema_cfg.get("strict", True))
         self.target = target
+        # columns the training source left out (data.source.drop_columns): accepted, unread
+        self.ignored = frozenset(str(c) for c in ignored)
         self.where, self.fix_in = where, fix_in
         self.named: dict[str, _Spec] = {}
         self.patterns: list[tuple[re.Pattern[str], _Spec]] = []
@@ -215,12 +231,14 @@ class _Bound:
             if column == schema.target:
                 self.carried.append(column)
                 continue
+            if column in schema.ignored:
+                continue
             spec = schema._match(column)
             if spec is None:
                 if schema.strict:
                     unexpected.append(column)
                 continue
-            self.specs.append(_Spec(column, *_astuple(spec)[1:]))
+            self.specs.append(replace(spec, name=column))
         missing = [n for n in schema.named if n not in columns and n != schema.target]
         missing += [
             p.pattern
@@ -232,7 +250,10 @@ class _Bound:
                 _columns_message(schema, missing, unexpected), missing, unexpected
             )
         self.numeric = [s for s in self.specs if s.dtype in NUMERIC or s.dtype == "bool"]
-        self.text = [s for s in self.specs if s.dtype not in NUMERIC and s.dtype != "bool"]
+        self.times = [s for s in self.specs if s.dtype == DATETIME]
+        self.text = [
+            s for s in self.specs if s.dtype not in NUMERIC and s.dtype not in ("bool", DATETIME)
+        ]
         self.low = np.array([-np.inf if s.ge is None else s.ge for s in self.numeric])
         self.high = np.array([np.inf if s.le is None else s.le for s in self.numeric])
         self.nullable = np.array([s.nullable for s in self.numeric], dtype=bool)
@@ -259,15 +280,21 @@ class _Bound:
             text = to_text(columns[spec.name])
             texts[spec.name] = text
             failures += _text_failures(spec, text)
-        return Checked(n, numbers, [s.name for s in self.numeric], texts, self.dtypes, failures)
+        times = {}
+        for spec in self.times:
+            times[spec.name], found = _time_failures(spec, columns[spec.name])
+            failures += found
+        return Checked(
+            n, numbers, [s.name for s in self.numeric], texts, self.dtypes, failures, times
+        )
 
     def _number_failures(self, numbers: np.ndarray, unreadable: np.ndarray) -> list[Failure]:
         missing = np.isnan(numbers)
         null = missing & ~self.nullable & ~unreadable
         infinite = np.isinf(numbers) & self.finite
-        with np.errstate(invalid="ignore"):
-            below = numbers < self.low
-            above = numbers > self.high
+        with np.errstate(invalid="ignore"):  # an inf is reported once: as infinite
+            below = (numbers < self.low) & ~infinite
+            above = (numbers > self.high) & ~infinite
         failures = []
         if null.any() or infinite.any() or below.any() or above.any():
             for j, spec in enumerate(self.numeric):
@@ -292,19 +319,6 @@ class _Bound:
                 if duplicated.any():
                     failures.append(_failure(spec.name, "duplicate value", duplicated, column))
         return failures
-
-
-def _astuple(spec: _Spec) -> tuple[Any, ...]:
-    return (
-        spec.name,
-        spec.dtype,
-        spec.nullable,
-        spec.ge,
-        spec.le,
-        spec.isin,
-        spec.unique,
-        spec.allow_inf,
-    )
 
 
 def _columns_message(schema: CompiledSchema, missing: list[str], unexpected: list[str]) -> str:
@@ -337,7 +351,10 @@ def _length(column: Any) -> int:
 
 def to_numbers(column: Any, dtype: str) -> tuple[np.ndarray, list[tuple[np.ndarray, str, list]]]:
     """float64 values (NaN = missing, and where a value failed), and the failures as
-    (row mask, reason, values as found)."""
+    (row mask, reason, values as found). A boolean (JSON true, a true/false column) is no
+    number in a numeric column: refused like text, never read as 1.0."""
+    booleans = _booleans(column) if dtype != "bool" else None
+    shown_booleans = [] if booleans is None else [bool(v) for v in _as_objects(column)[booleans]]
     column = _from_arrow(column, numeric=True)
     if isinstance(column, Text):
         parsed = np.array([_parse_number(c) for c in column.categories] + [np.nan])
@@ -353,6 +370,11 @@ def to_numbers(column: Any, dtype: str) -> tuple[np.ndarray, list[tuple[np.ndarr
             column = _pandas_values(column)
         values, bad, shown = _object_numbers(column)
     problems = [(bad, f"not a number (the column is {dtype})", shown)] if bad.any() else []
+    if booleans is not None:
+        values = np.where(booleans, np.nan, values)
+        problems.append(
+            (booleans, f"not a number (true/false in a {dtype} column)", shown_booleans)
+        )
     if dtype in ("int64", "int32", "int16", "int8"):
         with np.errstate(invalid="ignore"):
             fraction = (values != np.floor(values)) & np.isfinite(values)
@@ -364,6 +386,42 @@ def to_numbers(column: Any, dtype: str) -> tuple[np.ndarray, list[tuple[np.ndarr
         with np.errstate(over="ignore"):
             values = values.astype(np.float32).astype(np.float64)
     return values, problems
+
+
+def _booleans(column: Any) -> np.ndarray | None:
+    """Rows holding a boolean (None when there are none): JSON lists, object arrays and
+    whole boolean columns (numpy, pandas, Arrow)."""
+    kind = getattr(column, "type", None)
+    if kind is not None and type(column).__module__.startswith("pyarrow"):
+        import pyarrow as pa
+
+        if kind != pa.bool_():
+            return None
+        mask = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        return mask if mask.any() else None
+    dtype = getattr(column, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "") == "b" or str(dtype) == "boolean":
+        mask = ~np.asarray(_missing_mask(column), dtype=bool)
+        return mask if mask.any() else None
+    if isinstance(column, list) or (dtype is not None and getattr(dtype, "kind", "") == "O"):
+        mask = np.fromiter(
+            (isinstance(v, bool | np.bool_) for v in column), dtype=bool, count=len(column)
+        )
+        return mask if mask.any() else None
+    return None
+
+
+def _as_objects(column: Any) -> np.ndarray:
+    if type(column).__module__.startswith("pyarrow"):
+        return np.asarray(column.to_pylist(), dtype=object)
+    if hasattr(column, "to_numpy"):
+        return column.to_numpy(dtype=object)
+    return np.asarray(list(column), dtype=object)
+
+
+def _missing_mask(column: Any) -> np.ndarray:
+    isna = getattr(column, "isna", None)
+    return isna().to_numpy() if isna is not None else np.zeros(len(column), dtype=bool)
 
 
 def _object_numbers(column: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
@@ -535,6 +593,35 @@ def _isin_reason(spec: _Spec) -> str:
     return f"not one of the allowed values ({shown})"
 
 
+def _time_failures(spec: _Spec, column: Any) -> tuple[np.ndarray, list[Failure]]:
+    """A datetime column read as wall-clock times, and its refused rows: values that are no
+    dates (or whose zone disagrees with the schema), missing values, values out of bounds."""
+    wall, problems = to_wall_clock(column, spec.tz)
+    failures = [
+        Failure(spec.name, reason, np.flatnonzero(bad), shown) for bad, reason, shown in problems
+    ]
+    unreadable = np.zeros(len(wall), dtype=bool)
+    for bad, _, _ in problems:
+        unreadable |= bad
+    missing = np.isnat(wall) & ~unreadable
+    checks = []
+    if not spec.nullable:
+        checks.append((missing, "missing value (the column is not nullable)"))
+    if spec.after is not None:
+        checks.append(
+            (~missing & (wall < spec.after), f"before the minimum (ge: {show(spec.after)})")
+        )
+    if spec.before is not None:
+        checks.append(
+            (~missing & (wall > spec.before), f"after the maximum (le: {show(spec.before)})")
+        )
+    for mask, reason in checks:
+        if mask.any():
+            rows = np.flatnonzero(mask)
+            failures.append(Failure(spec.name, reason, rows, [show(v) for v in wall[rows]]))
+    return wall, failures
+
+
 def _number(value: float | None) -> str:
     return "-" if value is None else (str(int(value)) if float(value).is_integer() else str(value))
 
@@ -580,7 +667,7 @@ def describe(
     named = ", ".join(columns[:6]) + (f" and {len(columns) - 6} more" if len(columns) > 6 else "")
     lines = []
     for entry in summary:
-        shown = ", ".join(f"row {e['row']}: {e['value']!r}" for e in entry["examples"])
+        shown = ", ".join(f"row {e['row']}: {quote(e['value'])}" for e in entry["examples"])
         more = entry["count"] - len(entry["examples"])
         lines.append(
             f"  {entry['column']}: {entry['reason']}, {entry['count']} row(s): {shown}"

@@ -41,6 +41,10 @@ class FeatureTransform:
     target_mean: float | None = None
     target_scale: float | None = None
     output_columns: list[str] = field(default_factory=list)
+    # datetime column -> the parts it becomes (numeric features named COLUMN.PART, in
+    # `numeric`), and its declared zone (None: naive); see data/times.py
+    datetimes: dict[str, list[str]] = field(default_factory=dict)
+    timezones: dict[str, str | None] = field(default_factory=dict)
 
     # -------------------------------------------------------------- persistence
     def to_json(self) -> str:
@@ -57,22 +61,54 @@ class FeatureTransform:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
     # -------------------------------------------------------------- applying
+    @property
+    def input_columns(self) -> list[str]:
+        """The table columns the transform reads (datetime columns, not their parts)."""
+        derived = set(self.derived_names())
+        return [
+            *[c for c in self.numeric if c not in derived],
+            *self.datetimes,
+            *self.categorical,
+        ]
+
+    def derived_names(self) -> dict[str, tuple[str, str]]:
+        """Feature name -> (datetime column, part)."""
+        return {
+            f"{column}.{part}": (column, part)
+            for column, parts in self.datetimes.items()
+            for part in parts
+        }
+
+    def derive(self, table: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The datetime parts of `table`, by feature name (NaN where a time is missing)."""
+        from dockyard.data.times import datetime_parts, to_wall_clock
+
+        out: dict[str, np.ndarray] = {}
+        for column, parts in self.datetimes.items():
+            wall, _ = to_wall_clock(table[column], self.timezones.get(column))
+            for part, values in datetime_parts(wall, parts).items():
+                out[f"{column}.{part}"] = values
+        return out
+
     def features(self, table: pd.DataFrame, where: str = "the table") -> np.ndarray:
         """The float32 feature matrix for `table` (columns in `output_columns` order)."""
-        missing = [c for c in [*self.numeric, *self.categorical] if c not in table.columns]
+        missing = [c for c in self.input_columns if c not in table.columns]
         if missing:
             raise DataError(
                 f"{where} lacks column(s) the transform was fitted on: {', '.join(missing)}."
             )
+        derived = self.derive(table)
         n = len(table)
         width = len(self.numeric) + sum(
             len(self.categories[c]) if self.encoding == "onehot" else 1 for c in self.categorical
         )
         out = np.zeros((n, width), dtype=np.float32)
         for j, column in enumerate(self.numeric):
-            values = pd.to_numeric(table[column], errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
+            values = derived.get(column)
+            if values is None:
+                values = pd.to_numeric(table[column], errors="coerce").to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
             values = np.where(np.isnan(values), self.impute[column], values)
             out[:, j] = (values - self.mean[column]) / self.scale[column]
         offset = len(self.numeric)
@@ -161,25 +197,37 @@ def column_roles(
     target: str,
     declared: Mapping[str, str] | None = None,
     keys: Sequence[str] = (),
-) -> tuple[list[str], list[str]]:
-    """Split feature columns into numeric and categorical (declared dtype wins over inferred).
+) -> tuple[list[str], list[str], list[str]]:
+    """Split feature columns into numeric, categorical and datetime (declared dtype wins
+    over inferred).
 
     The target and key columns (identifiers the schema marks `key: true`) are no features."""
-    numeric, categorical = [], []
+    numeric, categorical, datetimes = [], [], []
     for column in table.columns:
         if column == target or column in keys:
             continue
         dtype = (declared or {}).get(column)
+        values = table[column]
+        if dtype == "datetime" or (
+            not dtype
+            and (
+                isinstance(values.dtype, pd.DatetimeTZDtype)
+                or pd.api.types.is_datetime64_dtype(values)
+            )
+        ):
+            datetimes.append(str(column))
+            continue
         is_text = (
             dtype in ("str", "category")
             if dtype
-            else not (
-                pd.api.types.is_numeric_dtype(table[column])
-                or pd.api.types.is_bool_dtype(table[column])
-            )
+            else not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values))
         )
         (categorical if is_text else numeric).append(str(column))
-    return numeric, categorical
+    return numeric, categorical, datetimes
+
+
+def _zone(values: pd.Series) -> str | None:
+    return str(values.dt.tz) if isinstance(values.dtype, pd.DatetimeTZDtype) else None
 
 
 def fit_transform(
@@ -190,16 +238,31 @@ def fit_transform(
     policy: Mapping[str, Any],
     declared: Mapping[str, str] | None = None,
     keys: Sequence[str] = (),
+    timezones: Mapping[str, str | None] | None = None,
 ) -> FeatureTransform:
     """Learn every statistic from `train` alone."""
-    numeric, categorical = column_roles(train, target, declared, keys)
+    from dockyard.data.times import fitted_parts, to_wall_clock
+
+    numeric, categorical, datetime_columns = column_roles(train, target, declared, keys)
+    mode = policy.get("datetime", "parts")
+    zones = {c: (timezones or {}).get(c) or _zone(train[c]) for c in datetime_columns}
+    datetimes = {
+        c: fitted_parts(to_wall_clock(train[c], zones[c])[0], mode) for c in datetime_columns
+    }
+    dated = FeatureTransform(
+        target, task, [], [], {}, {}, {}, {}, datetimes=datetimes, timezones=zones
+    )
+    derived = dated.derive(train)
+    numeric = [*numeric, *derived]
     impute: dict[str, Any] = {}
     mean: dict[str, float] = {}
     scale: dict[str, float] = {}
     for column in numeric:
-        values = pd.to_numeric(train[column], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
+        values = derived.get(column)
+        if values is None:
+            values = pd.to_numeric(train[column], errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
         present = values[~np.isnan(values)]
         if present.size == 0:
             raise DataError(
@@ -233,6 +296,8 @@ def fit_transform(
         categories=categories,
         encoding=policy["encoding"],
         unknown_category=policy["unknown_category"],
+        datetimes=datetimes,
+        timezones=zones,
     )
     if task == "regression":
         values = pd.to_numeric(train[target], errors="coerce").to_numpy(dtype=np.float64)

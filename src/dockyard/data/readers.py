@@ -18,6 +18,7 @@ import csv
 import io
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -111,7 +112,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     _refuse_duplicate_columns(path, table.column_names)
     if table.num_rows == 0:
         raise DataError(f"{path} has columns but no rows.")
-    return table.to_pandas()
+    return _dates_as_timestamps(table).to_pandas()
 
 
 def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
@@ -138,7 +139,18 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
         )
     if len(names) == 1:
         _refuse_wrong_delimiter(path, names[0], delimiter)
-    return table.to_pandas()
+    return _dates_as_timestamps(table).to_pandas()
+
+
+def _dates_as_timestamps(table):
+    """Date columns (2024-01-05) as timestamps at midnight: pandas turns Arrow dates into
+    Python objects, timestamps into datetime64, which every datetime check reads."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_date(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp("s")))
+    return table
 
 
 def _refuse_duplicate_columns(path: Path, names: list[str]) -> None:
@@ -200,9 +212,12 @@ def _diagnose_csv(path: Path, delimiter: str, reason: str) -> DataError:
 # ----------------------------------------------------------------------------- batch folders
 
 
-def batch_files(folder: str | Path, format: str | None = None) -> list[Path]:
-    """The batch files of a folder in name order (the order batches arrived: name them by
-    date, 2024-06-01.csv); DataError when it holds anything else or nothing."""
+def batch_files(
+    folder: str | Path, format: str | None = None, time: str | None = None
+) -> list[Path]:
+    """The batch files of a folder in the order they arrived: by the earliest value of the
+    time axis `time` when the dataset has one (ties and gaps by name), else by name (name
+    them by date, 2024-06-01.csv); DataError when it holds anything else or nothing."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(
@@ -232,7 +247,38 @@ def batch_files(folder: str | Path, format: str | None = None) -> list[Path]:
             f"({', '.join(p.name for p in entries[:6])}); every batch of a dataset has one "
             "format, so they read alike. Convert the odd ones out."
         )
+    if time is not None and len(entries) > 1:
+        starts = {p: _batch_start(p, BATCH_SUFFIXES[p.suffix.lower()], time) for p in entries}
+        entries.sort(key=lambda p: (starts[p] is None, starts[p] or 0, p.name))
     return entries
+
+
+def _batch_start(path: Path, fmt: str, column: str) -> Any:
+    """The earliest value of `column` in a batch file (None when it has none), reading that
+    column alone."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            values = pq.read_table(path, columns=[column]).column(0)
+        else:
+            from pyarrow import csv as pacsv
+
+            values = pacsv.read_csv(
+                path, convert_options=pacsv.ConvertOptions(include_columns=[column])
+            ).column(0)
+        if pa.types.is_date(values.type):
+            values = values.cast(pa.timestamp("s"))
+        if not pa.types.is_timestamp(values.type):
+            values = pc.cast(values, pa.timestamp("us"))
+        if values.type.tz is not None:
+            values = values.cast(pa.timestamp(values.type.unit))
+        return pc.min(values).as_py()
+    except (pa.ArrowException, OSError, KeyError):
+        return None  # read in full later, where a bad file gets its own message
 
 
 def read_batches(

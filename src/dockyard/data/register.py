@@ -2,11 +2,16 @@
 folder of batch files) under DVC, draft its config and schema, and add batches later.
 
 The draft (conf/data/NAME.yaml) is meant to be read and edited by a person: it holds
-the source, target, task and an inferred schema (dtype, nullable, ranges with a
-margin, categories of low-cardinality text, target classes), which the validate stage
-then enforces on every future version of the file. A folder's batches are read in name
-order; `data.window` picks the newest N to train on, and `append_batch` refuses a batch
-exactly as ingest would, before anything in the folder or its .dvc pointer changes.
+the source, target and task and an inferred schema. Only what is certain is drafted as a
+hard check, refused wherever rows arrive (ingest, data append, predict, serve): the dtype,
+whether a column may be missing, the categories of low-cardinality text, the target's
+classes, and the sign of a column whose every value is >= 0. The observed range is kept
+as a soft expectation (`expect:`), counted in the validation report and watched by
+`dockyard monitor`, but never refused: a new batch drawn from the same distribution will
+hold values past the first sample's extremes. Ranges a user writes as `ge`/`le` are hard.
+ISO dates and timestamps are drafted as `dtype: datetime` (with `tz` when they carry a
+zone); the one datetime column without gaps (or `--time COLUMN`) becomes the time axis.
+A folder's batches are read in time order when there is a time axis, else in name order.
 """
 
 from __future__ import annotations
@@ -30,11 +35,6 @@ from dockyard.io import plain
 
 MAX_CATEGORIES = 50
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
-RANGE_MARGIN = 0.1
-# A batch folder's ranges get the observed range again on each side: later batches may
-# move (the monitor reports by how much) and must still pass; sentinels such as -999 or
-# 1e9 still fail.
-BATCH_RANGE_MARGIN = 1.0
 
 
 @dataclass
@@ -58,6 +58,7 @@ def add_dataset(
     task: str | None = None,
     root: str | Path = ".",
     force: bool = False,
+    time: str | None = None,
 ) -> Registration:
     root = Path(root).resolve()
     file = _inside_repo(Path(path), root)
@@ -94,19 +95,17 @@ def add_dataset(
             "is read (data.source.drop_columns); remove them from that list once they hold "
             "values, and add them to the schema"
         )
-    margin = RANGE_MARGIN
+    time = _time_axis(table, target, time, relative, notes)
     if file.is_dir():
-        margin = BATCH_RANGE_MARGIN
-        notes.append(
-            f"{relative} is a folder of {len(files)} batch file(s), read in name order: name "
-            "later batches so they sort last (dates: 2024-06-01.csv) and add them with "
-            f"`dockyard data append {name} FILE`. data.window: null trains on every batch; "
-            "window: N on the newest N"
+        order = (
+            f"in the order of their earliest {time!r}"
+            if time
+            else "in name order: name later batches so they sort last (dates: 2024-06-01.csv)"
         )
         notes.append(
-            "numeric ranges carry the observed range again as margin on each side: later "
-            "batches may move (dockyard monitor reports drift) and must still pass; narrow "
-            "them where you know the true bounds"
+            f"{relative} is a folder of {len(files)} batch file(s), read {order}; add batches "
+            f"with `dockyard data append {name} FILE`. data.window: null trains on every "
+            "batch; window: N on the newest N"
         )
     config = {
         "name": name,
@@ -119,18 +118,20 @@ def add_dataset(
             **({"delimiter": delimiter} if fmt == "csv" else {}),
             **({"drop_columns": empty} if empty else {}),
             **({"window": "${data.window}"} if file.is_dir() else {}),
+            **({"time": time} if file.is_dir() and time else {}),
         },
         "target": target,
         "task": task,
         "image_shape": None,
-        "schema": {"strict": True, "columns": _infer_columns(table, target, task, notes, margin)},
+        "schema": {"strict": True, "columns": _infer_columns(table, target, task, notes, time)},
     }
     dvc_add(relative, root)
     config_path.parent.mkdir(parents=True, exist_ok=True)
     header = (
         f"# Registered with `dockyard data add {relative} --target {target}`.\n"
-        "# The schema below was inferred from the data: review it. The validate stage enforces\n"
-        "# it on every version of the file (dtype, nullable, ge/le ranges, isin categories).\n"
+        "# The schema below was inferred from the data: review it. Ingest, data append, predict\n"
+        "# and serve enforce dtype, nullable, isin and ge/le (write your own known bounds\n"
+        "# there); expect: is the range seen here, counted and monitored but never refused.\n"
     )
     if file.is_dir():
         header += (
@@ -227,6 +228,8 @@ def _check_target(values: pd.Series, target: str, task: str, where: str) -> None
 
 
 def _dtype_name(series: pd.Series) -> str:
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
+        return "datetime"
     if isinstance(series.dtype, pd.CategoricalDtype):
         return "category"
     if pd.api.types.is_bool_dtype(series):
@@ -239,7 +242,7 @@ def _dtype_name(series: pd.Series) -> str:
 
 
 def _infer_columns(
-    table: pd.DataFrame, target: str, task: str, notes: list[str], margin: float = RANGE_MARGIN
+    table: pd.DataFrame, target: str, task: str, notes: list[str], time: str | None = None
 ) -> dict[str, dict[str, Any]]:
     columns: dict[str, dict[str, Any]] = {}
     for column in table.columns:
@@ -248,7 +251,11 @@ def _infer_columns(
         if series.isna().any():
             spec["nullable"] = True
         present = series.dropna()
-        if column != target and _looks_like_key(str(column), series):
+        if spec["dtype"] == "datetime":
+            spec.update(_datetime_spec(series, present))
+            if column == time:
+                spec["time"] = True
+        elif column != target and _looks_like_key(str(column), series):
             spec.update(key=True, unique=True)
             notes.append(
                 f"column {column!r} looks like an identifier (every value distinct): marked "
@@ -257,7 +264,7 @@ def _infer_columns(
         elif column == target and task == "classification":
             spec["isin"] = sorted(plain(v) for v in present.unique())
         elif spec["dtype"].startswith(("float", "int")) and len(present):
-            spec.update(_range(present, margin))
+            spec.update(_range(present))
         elif spec["dtype"] in ("str", "category"):
             distinct = present.nunique()
             if distinct <= MAX_CATEGORIES:
@@ -270,6 +277,64 @@ def _infer_columns(
                 )
         columns[str(column)] = spec
     return columns
+
+
+def _datetime_spec(series: pd.Series, present: pd.Series) -> dict[str, Any]:
+    """A datetime column's zone (when it carries one) and its observed span (soft)."""
+    spec: dict[str, Any] = {}
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        spec["tz"] = str(series.dt.tz)
+    if len(present):
+        low, high = present.min(), present.max()
+        dates = bool((present == present.dt.normalize()).all())
+        shown = [v.strftime("%Y-%m-%d") if dates else v.isoformat() for v in (low, high)]
+        spec["expect"] = {"ge": shown[0], "le": shown[1]}
+    return spec
+
+
+def _time_axis(
+    table: pd.DataFrame, target: str, chosen: str | None, where: str, notes: list[str]
+) -> str | None:
+    """The column that orders the table in time: `--time`, else the one datetime column
+    without missing values."""
+    datetimes = [
+        str(c) for c in table.columns if c != target and _dtype_name(table[c]) == "datetime"
+    ]
+    if chosen is not None:
+        if chosen not in table.columns:
+            close = difflib.get_close_matches(chosen, [str(c) for c in table.columns], n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise DataError(
+                f"{where} has no column {chosen!r} for --time.{hint} Its date/time columns "
+                f"are: {', '.join(datetimes) or 'none'}."
+            )
+        if chosen not in datetimes:
+            raise DataError(
+                f"{where}: --time {chosen!r} names a column that does not hold ISO dates or "
+                f"timestamps (read as {table[chosen].dtype}). Choose one of: "
+                f"{', '.join(datetimes) or 'none (write dates as 2024-01-05)'}."
+            )
+        if table[chosen].isna().any():
+            raise DataError(
+                f"{where}: the time column {chosen!r} is missing in "
+                f"{int(table[chosen].isna().sum())} row(s); a time axis orders every row. Fill "
+                "or drop those rows, or choose another --time column."
+            )
+        notes.append(f"column {chosen!r} is the time axis (time: true): split.by=time uses it")
+        return chosen
+    complete = [c for c in datetimes if not table[c].isna().any()]
+    if len(complete) == 1 and len(datetimes) >= 1:
+        notes.append(
+            f"column {complete[0]!r} is the time axis (time: true): `split.by=time` trains on "
+            "its oldest rows and tests on the newest; --time COLUMN picks another"
+        )
+        return complete[0]
+    if len(complete) > 1:
+        notes.append(
+            f"{len(complete)} date/time columns ({', '.join(complete)}): none was made the "
+            "time axis; pass --time COLUMN to choose one (for split.by=time)"
+        )
+    return None
 
 
 _KEY_NAME = re.compile(r"(^|[_\s-])(id|key|uuid)$|^id[_\s-]|[a-z]Id$", re.IGNORECASE)
@@ -286,15 +351,18 @@ def _looks_like_key(name: str, series: pd.Series) -> bool:
     return bool(_KEY_NAME.search(name)) or (is_text and series.nunique() > MAX_CATEGORIES)
 
 
-def _range(values: pd.Series, share: float = RANGE_MARGIN) -> dict[str, float | int]:
+def _range(values: pd.Series) -> dict[str, Any]:
+    """The sign as a hard check where every value is >= 0; the observed range as a soft
+    expectation (rounded outward to 3 significant digits)."""
     low, high = float(values.min()), float(values.max())
-    margin = share * ((high - low) or abs(high) or 1.0)
-    ge, le = low - margin, high + margin
-    if low >= 0 > ge:
-        ge = 0.0  # a non-negative column stays non-negative
+    spec: dict[str, Any] = {}
+    if low >= 0:
+        spec["ge"] = 0
     if pd.api.types.is_integer_dtype(values):
-        return {"ge": int(math.floor(ge)), "le": int(math.ceil(le))}
-    return {"ge": _round(ge, down=True), "le": _round(le, down=False)}
+        spec["expect"] = {"ge": int(math.floor(low)), "le": int(math.ceil(high))}
+    else:
+        spec["expect"] = {"ge": _round(low, down=True), "le": _round(high, down=False)}
+    return spec
 
 
 def _round(value: float, down: bool) -> float:

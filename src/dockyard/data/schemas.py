@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from dockyard.errors import ValidationFailed
+from dockyard.errors import ValidationFailed, shorten
 
 _EXAMPLES_PER_CHECK = 5
 _TABLE_CHECKS = {
@@ -24,6 +24,7 @@ _TABLE_CHECKS = {
 
 
 NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8")
+DATETIME = "datetime"
 
 
 def _finite(series: pd.Series) -> pd.Series | bool:
@@ -62,6 +63,27 @@ def _isin(allowed: list[Any]) -> pa.Check:
     return pa.Check(check, name="isin", error=f"isin({allowed})", ignore_na=False)
 
 
+def _dtype(spec: Mapping[str, Any]) -> Any:
+    """The pandas dtype a column holds once read (datetimes as microsecond timestamps in
+    their declared zone)."""
+    if spec.get("dtype") != DATETIME:
+        return spec.get("dtype")
+    return pd.DatetimeTZDtype("us", spec["tz"]) if spec.get("tz") else "datetime64[us]"
+
+
+def _bound(spec: Mapping[str, Any], value: Any) -> Any:
+    if spec.get("dtype") != DATETIME:
+        return value
+    stamp = pd.Timestamp(str(value))
+    if spec.get("tz"):
+        stamp = (
+            stamp.tz_localize(spec["tz"]) if stamp.tzinfo is None else stamp.tz_convert(spec["tz"])
+        )
+    elif stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)
+    return stamp
+
+
 def build_schema(schema_cfg: Mapping[str, Any]) -> pa.DataFrameSchema:
     columns = {}
     for name, spec in schema_cfg["columns"].items():
@@ -69,13 +91,13 @@ def build_schema(schema_cfg: Mapping[str, Any]) -> pa.DataFrameSchema:
         if str(spec.get("dtype", "")).startswith("float") and not spec.get("allow_inf", False):
             checks.append(pa.Check(_finite, name="finite (no inf)", ignore_na=False))
         if spec.get("ge") is not None:
-            checks.append(pa.Check.ge(spec["ge"]))
+            checks.append(pa.Check.ge(_bound(spec, spec["ge"])))
         if spec.get("le") is not None:
-            checks.append(pa.Check.le(spec["le"]))
+            checks.append(pa.Check.le(_bound(spec, spec["le"])))
         if spec.get("isin") is not None:
             checks.append(_isin(list(spec["isin"])))
         columns[name] = pa.Column(
-            spec.get("dtype"),
+            _dtype(spec),
             checks=checks,
             nullable=bool(spec.get("nullable", False)),
             unique=bool(spec.get("unique", False)),
@@ -100,6 +122,9 @@ def validate_table(
     """
     schema = build_schema(schema_cfg)
     extra = _table_problems(table, schema_cfg, target, task)
+    times = coerce_datetimes(table, schema_cfg)
+    if len(times):
+        extra = pd.concat([extra, times], ignore_index=True)
     try:
         schema.validate(table, lazy=True, inplace=True)  # inplace: no copy (nothing coerced)
     except pa.errors.SchemaErrors as errors:
@@ -112,7 +137,80 @@ def validate_table(
         ) from None
     if len(extra):
         raise ValidationFailed(format_failures(one_per_cell(extra), where, fix_in))
-    return {"rows": int(len(table)), "columns": int(table.shape[1]), "status": "passed"}
+    summary: dict[str, Any] = {
+        "rows": int(len(table)),
+        "columns": int(table.shape[1]),
+        "status": "passed",
+    }
+    outside = outside_expected(table, schema_cfg)
+    if outside:
+        summary["outside_expected"] = outside
+    return summary
+
+
+def coerce_datetimes(table: pd.DataFrame, schema_cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """Declared datetime columns read into microsecond timestamps in their declared zone,
+    in place (text, dates and other units alike); the values that are no dates, or lack or
+    carry a zone against the declaration, as failure rows."""
+    from dockyard.data.times import to_wall_clock
+
+    rows: list[dict[str, Any]] = []
+    for column in table.columns:
+        spec = _spec_for(str(column), schema_cfg)
+        if spec is None or spec.get("dtype") != DATETIME:
+            continue
+        values, tz = table[column], spec.get("tz")
+        if _dtype(spec) == values.dtype:
+            continue
+        wall, problems = to_wall_clock(values, tz)
+        for bad, reason, shown in problems:
+            for index, value in zip(table.index[bad], shown, strict=True):
+                rows.append(_problem(column, reason, value, index))
+        if tz is None:
+            table[column] = pd.Series(wall, index=table.index)
+        elif isinstance(values.dtype, pd.DatetimeTZDtype):
+            table[column] = values.dt.tz_convert(tz).astype(_dtype(spec))
+        else:  # text with offsets: the instant, in the declared zone (no DST guessing)
+            instants = pd.to_datetime(
+                values.where(~_failed(problems, len(values))),
+                utc=True,
+                format="ISO8601",
+                errors="coerce",
+            )
+            table[column] = instants.dt.tz_convert(tz).astype(_dtype(spec))
+    return pd.DataFrame(rows, columns=["column", "check", "failure_case", "index"])
+
+
+def _failed(problems: list, n: int) -> np.ndarray:
+    failed = np.zeros(n, dtype=bool)
+    for bad, _, _ in problems:
+        failed |= bad
+    return failed
+
+
+def outside_expected(table: pd.DataFrame, schema_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Per column with a soft range (`expect:`), how many values fall outside it: counted
+    and reported, never refused."""
+    found: dict[str, Any] = {}
+    for column in table.columns:
+        spec = _spec_for(str(column), schema_cfg)
+        expect = (spec or {}).get("expect")
+        if not expect:
+            continue
+        values = table[column]
+        outside = pd.Series(False, index=table.index)
+        if expect.get("ge") is not None:
+            outside |= values < _bound(spec, expect["ge"])
+        if expect.get("le") is not None:
+            outside |= values > _bound(spec, expect["le"])
+        count = int(outside.sum())
+        if count:
+            found[str(column)] = {
+                "rows": count,
+                "share": round(count / max(len(values), 1), 6),
+                "expect": {k: v for k, v in dict(expect).items() if v is not None},
+            }
+    return found
 
 
 def _spec_for(column: str, schema_cfg: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -165,6 +263,9 @@ def _problem(column: Any, check: str, value: Any = "-", index: Any = None) -> di
 _PRIORITY = (
     "missing target value",
     "text in a",
+    "not a date/time",
+    "no time zone",
+    "has a time zone",
     "dtype",
     "not_nullable",
     "finite (no inf)",
@@ -228,9 +329,9 @@ def format_failures(failures: pd.DataFrame, where: str, fix_in: str) -> str:
             if check in _TABLE_CHECKS.values():
                 examples.append("-")
             elif index is None or pd.isna(index):
-                examples.append(f"{value}")
+                examples.append(shorten(f"{value}"))
             else:
-                examples.append(f"row {int(index)}: {value}")
+                examples.append(f"row {int(index)}: {shorten(str(value))}")
         more = (
             f" (+{len(group) - _EXAMPLES_PER_CHECK} more)"
             if len(group) > _EXAMPLES_PER_CHECK

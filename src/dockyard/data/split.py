@@ -1,4 +1,5 @@
-"""Seeded, stratified train/val/test split of a table (pure: rows in, row numbers out)."""
+"""Train/val/test splits of a table (pure: rows in, row numbers out): seeded and
+stratified, or in time order (the past trains, the newest rows test)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,29 @@ def split_indices(
             )
         result[name] = index
     return result
+
+
+def time_indices(
+    times: np.ndarray, *, val_fraction: float, test_fraction: float
+) -> dict[str, np.ndarray]:
+    """Row numbers of train/val/test in time order: the oldest rows train, the next
+    validate, the newest test (rows with the same time keep their file order), each sorted.
+
+    No seed is involved: the same table always splits the same way."""
+    n = len(times)
+    order = np.argsort(np.asarray(times), kind="stable")
+    n_test = int(round(n * test_fraction))
+    n_val = int(round(n * val_fraction))
+    cuts = {"train": order[: n - n_test - n_val], "val": order[n - n_test - n_val : n - n_test]}
+    cuts["test"] = order[n - n_test :]
+    for name in SPLITS:
+        if cuts[name].size == 0:
+            raise DataError(
+                f"The {name} split is empty: {n} rows with val_fraction={val_fraction} and "
+                f"test_fraction={test_fraction} leave no rows for it. Use more data or change "
+                "split.* in conf/config.yaml."
+            )
+    return {name: np.sort(cuts[name]) for name in SPLITS}
 
 
 def split_table(

@@ -13,7 +13,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from dockyard.data.readers import BATCH_ROWS_ATTR
-from dockyard.data.schemas import validate_table
+from dockyard.data.schemas import outside_expected, validate_table
 from dockyard.errors import ValidationFailed
 
 
@@ -52,6 +52,9 @@ def data_report(table: pd.DataFrame, cfg: DictConfig) -> dict[str, Any]:
             if n  # only columns with gaps
         },
     }
+    outside = outside_expected(table, cfg.data.schema)
+    if outside:  # values past the range seen when the schema was drafted: counted, not refused
+        report["outside_expected"] = outside
     batches = table.attrs.get(BATCH_ROWS_ATTR)
     if batches:  # a folder of batch files: rows per batch, in order (the window's batches)
         report["batches"] = {str(name): int(rows) for name, rows in batches.items()}

@@ -81,6 +81,9 @@ def model_card(
         "target": cfg.data.target,
         "keys": [name for name, spec in schema["columns"].items() if spec.get("key")],
         "schema": schema,
+        # columns the training file has and the source leaves out (data.source.drop_columns):
+        # accepted and ignored in new rows, so a row shaped like the training file scores
+        "dropped_columns": [str(c) for c in (cfg.data.source.get("drop_columns") or [])],
         "features": features,
         "outputs": 1 if cfg.data.task == "regression" else len(classes or []),
         "classes": classes,

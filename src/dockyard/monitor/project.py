@@ -34,7 +34,8 @@ def dataset_batches(data_cfg: Any, root: Path) -> list[Path] | None:
     folder = root / str(data_cfg.input)
     if not folder.is_dir():
         return None
-    return batch_files(folder, _source_settings(data_cfg)["format"])
+    settings = _source_settings(data_cfg)
+    return batch_files(folder, settings["format"], settings["time"])
 
 
 def read_batch(path: Path, data_cfg: Any, explicit: bool = False) -> pd.DataFrame:
@@ -73,8 +74,9 @@ def read_batches_of(files: list[Path], data_cfg: Any) -> pd.DataFrame:
 def _source_settings(data_cfg: Any) -> dict[str, Any]:
     source = data_cfg.source
     if source.get("_target_") != TABLE_FILE_SOURCE:
-        return {"format": None, "delimiter": ",", "drop_columns": []}
+        return {"format": None, "delimiter": ",", "drop_columns": [], "time": None}
     return {
+        "time": source.get("time"),
         "format": source.get("format"),
         "delimiter": source.get("delimiter") or ",",
         "drop_columns": list(source.get("drop_columns") or []),

@@ -66,6 +66,7 @@ class Scorer:
             self.schema_cfg,
             target=self.target,
             extra=features,
+            ignored=self.card.get("dropped_columns") or (),
             where="the input",
             fix_in=self.schema_source,
         )

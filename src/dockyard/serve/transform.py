@@ -35,12 +35,15 @@ class CompiledTransform:
             offset += len(known) if self.onehot else 1
         self.width = offset
         self._index: dict[tuple[str, ...], np.ndarray] = {}
+        # datetime parts (numeric features named COLUMN.PART), derived from checked.times
+        self.derived = transform.derived_names()
 
     @property
     def columns(self) -> dict[str, str]:
         """The input columns the transform reads, with the kind of value each needs."""
         return {
-            **{c: "float64" for c in self.numeric},
+            **{c: "float64" for c in self.numeric if c not in self.derived},
+            **{c: "datetime" for c in self.transform.datetimes},
             **{c: "str" for c, *_ in self.categorical},
         }
 
@@ -81,6 +84,8 @@ class CompiledTransform:
         return out, failures
 
     def _numbers(self, checked: Checked) -> np.ndarray:
+        if self.derived:
+            return self._with_parts(checked)
         key = tuple(checked.number_columns)
         index = self._index.get(key)
         if index is None and all(c in checked.number_columns for c in self.numeric):
@@ -97,6 +102,31 @@ class CompiledTransform:
                 for c in self.numeric
             ]
         )
+
+
+    def _with_parts(self, checked: Checked) -> np.ndarray:
+        """The numeric block when datetime parts are among the features: each part from
+        the column's checked wall-clock times, the same function the reference uses."""
+        from dockyard.data.times import datetime_parts, to_wall_clock
+
+        parts: dict[str, np.ndarray] = {}
+        for column, names in self.transform.datetimes.items():
+            wall = checked.times.get(column)
+            if wall is None:  # declared otherwise in the schema: read it as the reference does
+                source = checked.texts.get(column)
+                wall = to_wall_clock(source, self.transform.timezones.get(column))[0]
+            for part, values in datetime_parts(wall, names).items():
+                parts[f"{column}.{part}"] = values
+        return np.column_stack(
+            [
+                parts[c]
+                if c in parts
+                else checked.number(c)
+                if c in checked.number_columns
+                else to_numbers(checked.texts[c], "float64")[0]
+                for c in self.numeric
+            ]
+        ).reshape(checked.rows, len(self.numeric))
 
 
 def _as_text(value: float) -> str | None:

@@ -6,9 +6,7 @@ stage, and dvc.lock keeps describing the last good run.
 
 from __future__ import annotations
 
-import sys
-
-from dockyard.config import dataset_notice, load_params
+from dockyard.config import load_params, refuse_silent_switch
 from dockyard.data.readers import BATCH_ROWS_ATTR
 from dockyard.data.sources import build_source
 from dockyard.data.validation import check_dataset
@@ -20,9 +18,7 @@ from dockyard.runtime import output_lock, stage_main
 @stage_main
 def main() -> None:
     cfg = load_params()
-    notice = dataset_notice(cfg.data.name)
-    if notice:
-        print(notice, file=sys.stderr)
+    refuse_silent_switch(cfg.data.name)
     table = build_source(cfg.data.source)
     check_dataset(table, cfg)
     with output_lock(RAW_TABLE):

@@ -14,7 +14,13 @@ import time
 
 from omegaconf import OmegaConf
 
-from dockyard.config import PARAMS_FILE, default_seed, load_params, params_hash
+from dockyard.config import (
+    PARAMS_FILE,
+    default_seed,
+    load_params,
+    params_hash,
+    refuse_silent_switch,
+)
 from dockyard.data.features import FeatureTransform, feature_arrays
 from dockyard.io import staged_dir
 from dockyard.paths import (
@@ -48,6 +54,7 @@ def main() -> None:
 
     seed = seed_argument("Train one model (dvc.yaml runs this once per entry of `seeds`).")
     cfg = load_params()
+    refuse_silent_switch(cfg.data.name)  # before anything trains
     seed = default_seed(cfg) if seed is None else seed
     transform = FeatureTransform.load(TRANSFORM_FILE)
     train, val = feature_arrays(features_path("train")), feature_arrays(features_path("val"))

@@ -1,0 +1,363 @@
+"""Tables as people have them: dates and timestamps as a declared dtype, the time axis,
+datetime parts as features, drafted ranges that never refuse the same distribution, and
+the data checks' wording (values cut, booleans and infinities reported once)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from dockyard.data.fastcheck import CompiledSchema, describe, summarise, to_numbers
+from dockyard.data.features import FeatureTransform, fit_transform
+from dockyard.data.readers import batch_files, read_table
+from dockyard.data.register import add_dataset
+from dockyard.data.schemas import validate_table
+from dockyard.data.split import time_indices
+from dockyard.data.times import datetime_parts, to_wall_clock
+from dockyard.errors import ConfigError, DataError, ValidationFailed
+
+from .helpers import project_env
+
+POLICY = {
+    "numeric_impute": "median",
+    "scale": "standard",
+    "categorical_impute": "missing",
+    "encoding": "onehot",
+    "unknown_category": "ignore",
+    "datetime": "parts",
+}
+
+
+def git_dvc_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    env = project_env()
+    for args in (["git", "init", "-q", "-b", "main"], [sys.executable, "-m", "dvc", "init", "-q"]):
+        subprocess.run(args, cwd=path, env=env, check=True, capture_output=True)
+    (path / "data").mkdir()
+    return path
+
+
+def drafted(root: Path, table: pd.DataFrame, target: str, **options) -> dict:
+    table.to_csv(root / "data" / "t.csv", index=False)
+    registration = add_dataset(root / "data" / "t.csv", target, root=root, **options)
+    config = yaml.safe_load(registration.config_path.read_text(encoding="utf-8"))
+    return {"config": config, "notes": registration.notes}
+
+
+def shop(n: int, seed: int) -> pd.DataFrame:
+    """Poisson visits, normal fee, gamma spend: a fresh draw for every seed."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "visits": rng.poisson(2.0, n),
+            "fee": rng.normal(10.0, 2.0, n).round(2),
+            "spend": rng.gamma(2.0, 30.0, n).round(2),
+            "churn": rng.choice(["no", "yes"], n),
+        }
+    )
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def test_the_issue_repro_a_date_column_is_drafted_as_datetime_and_passes_ingest(
+    tmp_path: Path,
+) -> None:
+    """40 rows with `day` (2024-01-05), x, y: the draft used to say str and ingest refused
+    every row."""
+    root = git_dvc_repo(tmp_path / "repo")
+    days = pd.date_range("2024-01-05", periods=40, freq="D")
+    table = pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "x": np.arange(40.0), "y": [0, 1] * 20})
+    found = drafted(root, table, "y")
+    spec = found["config"]["schema"]["columns"]["day"]
+    assert spec["dtype"] == "datetime"
+    assert spec["time"] is True  # the one datetime column without gaps: the time axis
+    assert spec["expect"] == {"ge": "2024-01-05", "le": "2024-02-13"}
+    read = read_table(root / "data" / "t.csv")
+    summary = validate_table(read, found["config"]["schema"], where="t.csv", fix_in="conf")
+    assert summary["status"] == "passed"
+    assert str(read["day"].dtype) == "datetime64[us]"
+    assert read["day"].iloc[3] == pd.Timestamp("2024-01-08")
+
+
+def test_timestamps_with_offsets_are_drafted_with_their_zone_and_two_columns_need_time(
+    tmp_path: Path,
+) -> None:
+    root = git_dvc_repo(tmp_path / "repo")
+    table = pd.DataFrame(
+        {
+            "opened": ["2024-03-01", "2024-03-02", None, "2024-03-04"],
+            "placed": [
+                "2024-03-01T10:00:00+01:00",
+                "2024-03-02T23:30:00+01:00",
+                "2024-03-03T08:00:00+01:00",
+                "2024-03-04T09:15:00+01:00",
+            ],
+            "y": ["a", "b", "a", "b"],
+        }
+    )
+    columns = drafted(root, table, "y")["config"]["schema"]["columns"]
+    assert columns["placed"]["dtype"] == "datetime" and columns["placed"]["tz"] == "UTC"
+    assert columns["opened"] == {
+        "dtype": "datetime",
+        "nullable": True,
+        "expect": {"ge": "2024-03-01", "le": "2024-03-04"},
+    }
+    assert columns["placed"].get("time") is True  # the only one without missing values
+    with pytest.raises(DataError, match=r"--time 'y' names a column that does not hold"):
+        drafted(root, table, "y", time="y", force=True)
+
+
+def test_wall_clock_reads_every_form_and_names_what_it_refuses() -> None:
+    wall, problems = to_wall_clock(
+        ["2024-01-05", "2024-01-05 10:30", None, "soon", 3, True, "2024-01-05T10:00:00Z"]
+    )
+    assert wall[:3].astype(str).tolist() == [
+        "2024-01-05T00:00:00.000000",
+        "2024-01-05T10:30:00.000000",
+        "NaT",
+    ]
+    reasons = {reason.split(" (")[0]: shown for _, reason, shown in problems}
+    assert reasons == {
+        "not a date/time": ["soon", "3", "True"],
+        "has a time zone": ["2024-01-05T10:00:00Z"],
+    }
+    berlin, problems = to_wall_clock(
+        ["2024-07-01T08:00:00+00:00", "2024-01-01T08:00:00Z", "2024-01-01T08:00"],
+        "Europe/Berlin",
+    )
+    assert berlin[:2].astype(str).tolist() == [
+        "2024-07-01T10:00:00.000000",  # summer time: UTC+2
+        "2024-01-01T09:00:00.000000",
+    ]
+    assert problems[0][1].startswith("no time zone (the column is declared tz: Europe/Berlin")
+
+
+def test_datetime_parts_equal_pandas_own() -> None:
+    rng = np.random.default_rng(3)
+    stamps = pd.Series(
+        pd.to_datetime("2020-01-01")
+        + pd.to_timedelta(rng.integers(0, 5 * 365 * 86400, 2000), unit="s")
+    )
+    wall, _ = to_wall_clock(stamps)
+    parts = datetime_parts(wall, ["year", "month", "dayofweek", "hour", "month_sin"])
+    assert np.array_equal(parts["year"], stamps.dt.year.to_numpy(dtype=float))
+    assert np.array_equal(parts["month"], stamps.dt.month.to_numpy(dtype=float))
+    assert np.array_equal(parts["dayofweek"], stamps.dt.day_of_week.to_numpy(dtype=float))
+    hours = stamps.dt.hour + stamps.dt.minute / 60 + stamps.dt.second / 3600
+    assert np.allclose(parts["hour"], hours.to_numpy())
+    assert np.allclose(parts["month_sin"], np.sin(2 * np.pi * (stamps.dt.month - 1) / 12))
+
+
+def test_time_split_trains_on_the_past_and_tests_on_the_newest() -> None:
+    rng = np.random.default_rng(0)
+    times = pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.permutation(100), unit="D")
+    parts = time_indices(times.to_numpy(), val_fraction=0.15, test_fraction=0.2)
+    sizes = {name: len(rows) for name, rows in parts.items()}
+    assert sizes == {"train": 65, "val": 15, "test": 20}
+    newest = {name: times[rows].max() for name, rows in parts.items()}
+    oldest = {name: times[rows].min() for name, rows in parts.items()}
+    assert newest["train"] < oldest["val"] and newest["val"] < oldest["test"]
+
+
+def test_batches_are_ordered_by_their_time_not_their_names(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    for name, start in (("a.csv", "2024-03-01"), ("b.csv", "2024-01-01"), ("c.csv", "2024-02-01")):
+        days = pd.date_range(start, periods=3, freq="D").strftime("%Y-%m-%d")
+        pd.DataFrame({"day": days, "x": [1, 2, 3]}).to_csv(folder / name, index=False)
+    assert [p.name for p in batch_files(folder)] == ["a.csv", "b.csv", "c.csv"]
+    assert [p.name for p in batch_files(folder, time="day")] == ["b.csv", "c.csv", "a.csv"]
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def dated_table(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    placed = pd.to_datetime("2024-01-01", utc=True) + pd.to_timedelta(
+        rng.integers(0, 365 * 86400, n), unit="s"
+    )
+    return pd.DataFrame(
+        {
+            "placed": placed,
+            "day": placed.tz_localize(None).normalize(),
+            "x": rng.normal(size=n),
+            "label": rng.choice(["a", "b"], n),
+        }
+    )
+
+
+def test_datetime_parts_are_fitted_and_serving_derives_the_same_columns() -> None:
+    from dockyard.serve.transform import CompiledTransform
+
+    train, new = dated_table(400, 0), dated_table(50, 1)
+    transform = fit_transform(
+        train,
+        target="label",
+        task="classification",
+        policy=POLICY,
+        timezones={"placed": "Europe/Berlin"},
+    )
+    assert transform.datetimes == {
+        "placed": ["year", "month", "dayofweek", "hour"],
+        "day": ["year", "month", "dayofweek"],  # dates alone: no hour
+    }
+    assert transform.input_columns == ["x", "placed", "day"]
+    # the reference (pandas) against the scoring path (checked JSON-like text columns)
+    reference = FeatureTransform(**vars(transform)).features(new)
+    schema = CompiledSchema(
+        {
+            "columns": {
+                "placed": {"dtype": "datetime", "tz": "Europe/Berlin"},
+                "day": {"dtype": "datetime"},
+                "x": {"dtype": "float64"},
+            }
+        },
+        target="label",
+    )
+    as_text = {
+        "placed": [t.isoformat() for t in new["placed"]],
+        "day": new["day"].dt.strftime("%Y-%m-%d").tolist(),
+        "x": new["x"].tolist(),
+    }
+    checked = schema.check(as_text)
+    assert not checked.failures
+    served, failures = CompiledTransform(transform).features(checked)
+    assert not failures
+    assert np.array_equal(served, reference)
+    hour = transform.output_columns.index("placed.hour")
+    local = new["placed"].dt.tz_convert("Europe/Berlin")
+    expected = local.dt.hour + local.dt.minute / 60 + local.dt.second / 3600
+    scaled = (expected - transform.mean["placed.hour"]) / transform.scale["placed.hour"]
+    assert np.allclose(reference[:, hour], scaled.to_numpy(), atol=1e-5)
+    dropped = fit_transform(
+        train, target="label", task="classification", policy={**POLICY, "datetime": "drop"}
+    )
+    assert dropped.output_columns == ["x"]
+
+
+# ----------------------------------------------------------------------------- soft ranges
+
+
+def test_drafted_ranges_never_refuse_fresh_batches_of_the_same_distribution(
+    tmp_path: Path,
+) -> None:
+    root = git_dvc_repo(tmp_path / "repo")
+    schema = drafted(root, shop(5000, 0), "churn")["config"]["schema"]
+    visits = schema["columns"]["visits"]
+    assert visits["ge"] == 0 and "le" not in visits  # the sign is certain, the maximum not
+    assert visits["expect"]["le"] >= 8
+    compiled = CompiledSchema(schema, target="churn")
+    refused = [seed for seed in range(1, 101) if compiled.check_pandas(shop(1000, seed)).failures]
+    assert refused == []
+    big = shop(300_000, 999)
+    assert big["visits"].max() > visits["expect"]["le"]  # past the first sample's extremes
+    summary = validate_table(big, schema, where="big.csv", fix_in="conf", target="churn")
+    outside = summary["outside_expected"]["visits"]
+    assert outside["rows"] == int((big["visits"] > visits["expect"]["le"]).sum())
+    # a range the user writes stays hard
+    schema["columns"]["visits"]["le"] = 9
+    with pytest.raises(ValidationFailed, match=r"above the maximum \(le: 9\)"):
+        validate_table(big, schema, where="big.csv", fix_in="conf", target="churn")
+    assert compiled.check_pandas(shop(1000, 1).assign(fee=-1.0)).failures[0].reason == (
+        "below the minimum (ge: 0)"
+    )
+
+
+# ----------------------------------------------------------------------------- wording
+
+
+def test_refusals_cut_long_values_refuse_booleans_and_report_inf_once() -> None:
+    schema = CompiledSchema(
+        {
+            "columns": {
+                "fee": {"dtype": "float64", "le": 5},
+                "day": {"dtype": "datetime", "ge": "2024-01-01"},
+            }
+        }
+    )
+    checked = schema.check(
+        {
+            "fee": [float("inf"), True, "x" * 5_000_000, 1.0],
+            "day": ["2023-12-31", "2024-02-01 10:00", None, "tomorrow"],
+        }
+    )
+    summary = summarise(checked.failures)
+    reasons = {(e["column"], e["reason"]): [x["row"] for x in e["examples"]] for e in summary}
+    assert reasons == {
+        ("fee", "infinite value (allow_inf is false)"): [0],
+        ("fee", "not a number (true/false in a float64 column)"): [1],
+        ("fee", "not a number (the column is float64)"): [2],
+        ("day", "before the minimum (ge: 2024-01-01)"): [0],
+        ("day", "missing value (the column is not nullable)"): [2],
+        (
+            "day",
+            "not a date/time (the column is datetime; write ISO 8601, e.g. 2024-01-05 or "
+            "2024-01-05T10:30:00)",
+        ): [3],
+    }
+    text = describe(summary, "the input", "conf", int(checked.bad_rows().sum()))
+    assert len(text) < 2_000
+    assert "... (5,000,002 characters)" in text
+    assert len(checked.reasons()[2]) < 200
+    values, problems = to_numbers(pd.Series([True, False]), "float64")
+    assert np.isnan(values).all() and problems[0][1].startswith("not a number (true/false")
+    assert to_numbers([True, False], "bool")[0].tolist() == [1.0, 0.0]
+
+
+def test_pipeline_report_cuts_long_cells() -> None:
+    table = pd.DataFrame({"x": ["y" * 100_000, "1.5"], "t": [0, 1]})
+    schema = {"columns": {"x": {"dtype": "float64"}, "t": {"dtype": "int64"}}, "strict": True}
+    with pytest.raises(ValidationFailed) as caught:
+        validate_table(table, schema, where="t.csv", fix_in="conf")
+    assert len(str(caught.value)) < 1_000
+    assert "(100,000 characters)" in str(caught.value)
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_compose_checks_time_settings() -> None:
+    from dockyard.config import compose_params
+
+    root = Path(__file__).resolve().parents[1]
+    with pytest.raises(ConfigError, match=r"split.by is 'time', but the schema .* marks no time"):
+        compose_params(["split.by=time"], root)
+    with pytest.raises(ConfigError, match=r"'data.schema.columns.target.tz' is set, but"):
+        compose_params(["++data.schema.columns.target.tz=UTC"], root)
+    with pytest.raises(ConfigError, match=r"'data.schema.columns.target.ge' is 'soon'"):
+        compose_params(["++data.schema.columns.target.ge=soon"], root)
+
+
+def test_a_stage_refuses_the_silent_switch_back_to_the_default_dataset(tmp_path: Path) -> None:
+    """params.yaml committed with data=shop while conf/ defaults to digits: what `dvc exp
+    run -S train.lr=...` composes after a commit made with `dvc exp run -S data=shop`."""
+    from dockyard.config import refuse_silent_switch
+
+    root = tmp_path / "repo"
+    (root / "conf" / "data").mkdir(parents=True)
+    (root / "conf" / "config.yaml").write_text("defaults:\n  - data: digits\n  - _self_\n")
+    for name in ("digits", "shop"):
+        (root / "conf" / "data" / f"{name}.yaml").write_text(f"name: {name}\n")
+    (root / "params.yaml").write_text("data:\n  name: shop\n")
+    env = project_env()
+    for args in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "x"]):
+        subprocess.run(args, cwd=root, env=env, check=True, capture_output=True)
+    refuse_silent_switch("shop", root)  # what was committed: fine
+    with pytest.raises(ConfigError) as caught:
+        refuse_silent_switch("digits", root)
+    message = str(caught.value)
+    assert "trains on data=digits, conf/config.yaml's default" in message
+    assert "`dockyard use data=shop`" in message
+    # a default changed in the workspace and not yet committed (`data add --default`) is fine
+    (root / "params.yaml").write_text("data:\n  name: digits\n")
+    subprocess.run(["git", "commit", "-qam", "y"], cwd=root, env=env, check=True)
+    (root / "conf" / "config.yaml").write_text("defaults:\n  - data: shop\n  - _self_\n")
+    refuse_silent_switch("shop", root)
