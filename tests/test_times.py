@@ -361,3 +361,13 @@ def test_a_stage_refuses_the_silent_switch_back_to_the_default_dataset(tmp_path:
     subprocess.run(["git", "commit", "-qam", "y"], cwd=root, env=env, check=True)
     (root / "conf" / "config.yaml").write_text("defaults:\n  - data: shop\n  - _self_\n")
     refuse_silent_switch("shop", root)
+
+
+def test_an_entirely_empty_column_is_reported_once() -> None:
+    table = pd.DataFrame({"fee": [None] * 4, "t": [0, 1, 0, 1]}, dtype=object).astype({"t": int})
+    schema = {"columns": {"fee": {"dtype": "float64", "nullable": True}, "t": {"dtype": "int64"}}}
+    with pytest.raises(ValidationFailed) as caught:
+        validate_table(table, {**schema, "strict": True}, where="b.csv", fix_in="conf")
+    message = str(caught.value)
+    assert "1 failure(s) in column(s) fee" in message
+    assert "entirely empty (all 4 values missing)" in message and "wrong type" not in message
