@@ -15,6 +15,7 @@ from dockyard.errors import ConfigError, DataError
 from dockyard.monitor import drift
 from dockyard.monitor.drift import (
     DriftPolicy,
+    adjust_together,
     benjamini_hochberg,
     chi2_homogeneity,
     feature_drift,
@@ -22,6 +23,7 @@ from dockyard.monitor.drift import (
     jensen_shannon,
     ks_2samp_sorted,
     table_drift,
+    two_proportions,
     wasserstein_sorted,
 )
 
@@ -31,15 +33,29 @@ FIVE_POINTS = np.r_[0.175, np.full(7, 0.825 / 7)]  # c0 from 12.5% to 17.5%, the
 NO_BOOTSTRAP = DriftPolicy(bootstrap=0)  # verdicts do not depend on the interval
 
 
-def synthetic_table(rows: int, rng: np.random.Generator, shift: float = 0.0) -> pd.DataFrame:
-    """Shaped like the `synthetic` source: 24 float32 N(0, 1) and 6 categorical columns."""
+def synthetic_table(
+    rows: int, rng: np.random.Generator, shift: float = 0.0, missing: float = 0.0
+) -> pd.DataFrame:
+    """Shaped like the `synthetic` source: 24 float32 N(0, 1) and 6 categorical columns;
+    num_1 and cat_1 lose a `missing` share of their values at random."""
     columns: dict[str, object] = {
         f"num_{i}": rng.standard_normal(rows, dtype=np.float32) + np.float32(shift if i == 0 else 0)
         for i in range(24)
     }
     for j in range(6):
         columns[f"cat_{j}"] = categorical(rng.integers(0, 8, rows)).array
-    return pd.DataFrame(columns)
+    table = pd.DataFrame(columns)
+    if missing:
+        table.loc[rng.random(rows) < missing, "num_1"] = np.nan
+        table.loc[rng.random(rows) < missing, "cat_1"] = np.nan
+    return table
+
+
+def with_missing(values: np.ndarray, share: float) -> pd.Series:
+    """values with exactly round(share * n) of them missing (the first ones)."""
+    out = pd.Series(values, dtype=np.float64)
+    out.iloc[: round(share * len(out))] = np.nan
+    return out
 
 
 def categorical(codes: np.ndarray) -> pd.Series:
@@ -168,6 +184,23 @@ def test_chi2_drops_empty_levels_and_needs_two() -> None:
     assert chi2_homogeneity(np.array([10, 0]), np.array([4, 0])) == (0.0, 0, 1.0)
 
 
+@pytest.mark.parametrize(
+    ("x_a", "n_a", "x_b", "n_b"),
+    [(99, 600, 600, 600), (60, 600, 492, 600), (40, 400, 52, 400), (3, 30, 9, 30), (0, 50, 4, 5)],
+)
+def test_two_proportions_match_scipy(x_a: int, n_a: int, x_b: int, n_b: int) -> None:
+    """The pooled z-test is the 2 x 2 chi-square without continuity correction; below
+    five expected in a cell the p-value is Fisher's exact test."""
+    table = np.array([[x_a, n_a - x_a], [x_b, n_b - x_b]])
+    z, p = two_proportions(x_a, n_a, x_b, n_b)
+    chi2 = sp.chi2_contingency(table, correction=False)
+    assert z * z == pytest.approx(chi2.statistic) and np.sign(z) == np.sign(x_b / n_b - x_a / n_a)
+    expected = sp.contingency.expected_freq(table).min()
+    reference = chi2.pvalue if expected >= 5 else sp.fisher_exact(table).pvalue
+    assert p == pytest.approx(reference, rel=1e-9, abs=1e-300)
+    assert two_proportions(0, 10, 0, 20) == (pytest.approx(math.nan, nan_ok=True), 1.0)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_benjamini_hochberg_matches_scipy(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -251,6 +284,123 @@ def test_table_drift_adjusts_across_features_and_reports_json() -> None:
     assert json.loads(text)[-1]["effect_name"] == "jensen_shannon"
 
 
+# Missing and out-of-range shares ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("before", "after"), [(0.165, 1.0), (0.10, 0.82)])
+@pytest.mark.parametrize("kind", ["numeric", "categorical"])
+def test_a_column_going_empty_is_drift_by_its_missing_share(
+    before: float, after: float, kind: str
+) -> None:
+    """A broken feed: the distribution of what is left looks the same (or is gone), but
+    the missing share jumps; the feature drifts by `missing`, the others not at all."""
+    rng = np.random.default_rng(int(after * 100))
+    reference, current = synthetic_table(600, rng), synthetic_table(600, rng)
+    column = "num_3" if kind == "numeric" else "cat_3"
+    for table, share in ((reference, before), (current, after)):
+        table[column] = table[column].astype(object if kind == "categorical" else np.float64)
+        table.loc[: round(share * 600) - 1, column] = np.nan
+    results = {r.column: r for r in table_drift(reference, current, None, NO_BOOTSTRAP)}
+    assert [c for c, r in results.items() if r.drifted] == [column]
+    broken = results[column]
+    assert broken.drifted_by == ("missing",)
+    assert (broken.missing.reference, broken.missing.current) == pytest.approx((before, after))
+    assert broken.missing.effect == pytest.approx(after - before)
+    assert broken.missing.p_adjusted < 1e-10 and broken.missing.threshold == 0.1
+    assert broken.to_dict()["missing"]["drifted"] is True
+
+
+def test_a_missing_share_change_needs_significance_and_the_effect_floor() -> None:
+    rng = np.random.default_rng(11)
+    values = [rng.standard_normal(n) for n in (20_000, 20_000, 40, 40)]
+    small_shift = feature_drift(
+        with_missing(values[0], 0.10), with_missing(values[1], 0.15), "numeric", NO_BOOTSTRAP
+    )
+    assert small_shift.missing.p_value < 1e-40  # 5 points: real, but under the 10-point floor
+    assert not small_shift.drifted and not small_shift.missing.drifted
+    few_rows = feature_drift(
+        with_missing(values[2], 0.0), with_missing(values[3], 0.125), "numeric", NO_BOOTSTRAP
+    )
+    assert few_rows.missing.effect == 0.125 and few_rows.missing.p_value > 0.05  # Fisher
+    assert not few_rows.drifted
+    strict = DriftPolicy(bootstrap=0, missing_threshold=0.02)
+    found = feature_drift(
+        with_missing(values[0], 0.10), with_missing(values[1], 0.15), "numeric", strict
+    )
+    assert found.drifted_by == ("missing",)
+
+
+def test_a_numeric_column_that_arrives_empty_is_drift_not_a_type_error() -> None:
+    """A CSV column with no value at all reads as no type (object None): it is a column
+    100% missing, not a column that should have been declared categorical."""
+    rng = np.random.default_rng(12)
+    reference = pd.DataFrame({"x": rng.standard_normal(300), "y": rng.standard_normal(300)})
+    current = pd.DataFrame(
+        {"x": pd.Series([None] * 200, dtype=object), "y": rng.standard_normal(200)}
+    )
+    x, y = table_drift(reference, current, {"x": "numeric", "y": "numeric"}, NO_BOOTSTRAP)
+    assert x.drifted_by == ("missing",) and (x.n_current, x.missing.current) == (0, 1.0)
+    assert x.p_value == 1.0 and x.p_adjusted == 1.0  # no distribution left to test
+    assert not y.drifted
+    text = json.dumps(x.to_dict(), allow_nan=False)
+    assert json.loads(text)["effect"] is None
+
+
+def test_values_outside_the_expected_range_are_a_signal_of_their_own() -> None:
+    rng = np.random.default_rng(13)
+    reference = rng.standard_normal(5000)
+    current = rng.standard_normal(5000)
+    current[:400] = rng.uniform(3.5, 4.0, 400)  # 8% beyond the range (-3.5, 3.5)
+    result = feature_drift(
+        pd.Series(reference), pd.Series(current), "numeric", NO_BOOTSTRAP, "x", (-3.5, 3.5)
+    )
+    outside = np.mean(np.abs(reference) > 3.5), np.mean(np.abs(current) > 3.5)
+    assert result.expected_range == (-3.5, 3.5)
+    assert (result.out_of_range.reference, result.out_of_range.current) == pytest.approx(outside)
+    assert "out_of_range" in result.drifted_by and result.out_of_range.threshold == 0.05
+    # a lower bound alone; a few points outside is significant but under the floor
+    current[:400] = rng.standard_normal(400)
+    current[:100] = -3.9
+    one_sided = feature_drift(
+        pd.Series(reference), pd.Series(current), "numeric", NO_BOOTSTRAP, "x", (-3.5, None)
+    )
+    assert one_sided.out_of_range.current == pytest.approx(np.mean(current < -3.5))
+    assert one_sided.out_of_range.p_value < 1e-10 and not one_sided.out_of_range.drifted
+    assert feature_drift(pd.Series(reference), pd.Series(current), "numeric").out_of_range is None
+
+
+def test_every_signal_and_the_predictions_are_one_benjamini_hochberg_family() -> None:
+    """Distributions, missing and out-of-range shares, and a prediction compared on other
+    rows, adjusted together; a share no row has on either side is no test."""
+    rng = np.random.default_rng(14)
+    reference, current = synthetic_table(500, rng, missing=0.2), synthetic_table(500, rng)
+    ranges = {"num_0": (-2.5, 2.5), "num_5": (None, 9.0)}
+    features = drift.compare_table(reference, current, None, NO_BOOTSTRAP, ranges)
+    prediction = drift.compare_feature(
+        pd.Series(rng.choice(["a", "b"], 900)),
+        pd.Series(rng.choice(["a", "b"], 500)),
+        "categorical",
+        NO_BOOTSTRAP,
+        "prediction",
+    )
+    judged = adjust_together([*features, prediction], NO_BOOTSTRAP)
+    raw = [r.p_value for r in [*features, prediction]]
+    raw += [r.missing.p_value for r in features if r.column in ("num_1", "cat_1")]
+    raw += [features[0].out_of_range.p_value]  # num_5: no value beyond 9 on either side
+    adjusted = iter(benjamini_hochberg(raw))
+    for r in judged:
+        assert r.p_adjusted == pytest.approx(next(adjusted))
+    for name in ("num_1", "cat_1"):
+        assert next(r for r in judged if r.column == name).missing.p_adjusted == pytest.approx(
+            next(adjusted)
+        )
+    assert judged[0].out_of_range.p_adjusted == pytest.approx(next(adjusted))
+    num_5 = next(r for r in judged if r.column == "num_5")
+    assert not num_5.out_of_range.tested and num_5.out_of_range.p_adjusted == 1.0
+    assert not judged[2].missing.tested  # num_2: no missing value on either side
+    assert {r.column for r in judged if r.drifted} == {"num_1", "cat_1"}  # 20% -> 0%
+
+
 def test_all_missing_or_constant_columns_give_no_false_verdict() -> None:
     reference = pd.DataFrame({"x": [1.0, 1.0, 1.0], "y": [1.0, 2.0, 3.0]})
     current = pd.DataFrame({"x": [1.0, 1.0], "y": [np.nan, np.nan]})
@@ -298,9 +448,14 @@ def test_no_drift_flags_at_most_the_fdr_share_of_batches(rows: int) -> None:
     repeats, q = FALSE_ALARM_REPEATS[rows], NO_BOOTSTRAP.fdr
     rng = np.random.default_rng(rows)
     alarms = 0
+    ranges = {f"num_{i}": (-3.0, 3.0) for i in range(24)}  # ~0.3% outside on both sides
     for _ in range(repeats):
         results = table_drift(
-            synthetic_table(rows, rng), synthetic_table(rows, rng), None, NO_BOOTSTRAP
+            synthetic_table(rows, rng, missing=0.165),
+            synthetic_table(rows, rng, missing=0.165),
+            None,
+            NO_BOOTSTRAP,
+            ranges,
         )
         alarms += any(r.drifted for r in results)
     assert alarms <= q * repeats + 3 * math.sqrt(repeats * q * (1 - q))

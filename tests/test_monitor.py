@@ -18,6 +18,8 @@ from scipy import stats as sp
 
 from dockyard.data.sources import synthetic
 from dockyard.github import GitHub
+from dockyard.monitor.check import expected_ranges
+from dockyard.monitor.drift import benjamini_hochberg
 from dockyard.monitor.performance import decay_report
 from dockyard.monitor.pulls import create_pull, find_retrain_pull, open_pulls, update_pull
 
@@ -57,6 +59,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     py = [sys.executable, "-m", "dockyard.cli"]
     run([*py, "data", "add", FOLDER, "--target", "target", "--default"], project)
     run([*py, "compose", "train.epochs=3", "train.lr=0.01"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "Register shop"], project)  # as the README: commit, repro
     run(["dvc", "repro"], project)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "Train on shop"], project)
@@ -91,7 +95,24 @@ def test_a_batch_like_the_training_data_exits_0(shop: Path, tmp_path: Path) -> N
     }
     assert not any(f["drifted"] for f in data["features"])
     assert data["reference"]["path"] == "data/prepared/train.parquet"
-    assert data["prediction"]["reference"] == "data/prepared/test.parquet"
+    # predictions against every row no model trained on, in the features' BH family
+    assert data["prediction"]["reference"] == (
+        "data/prepared/val.parquet + data/prepared/test.parquet"
+    )
+    held_out = sum(
+        len(pd.read_parquet(shop / f"data/prepared/{s}.parquet")) for s in ("val", "test")
+    )
+    assert data["prediction"]["n_reference"] == held_out
+    family = [f["p_value"] for f in data["features"] if f["n_current"]]
+    family += [
+        f[s]["p_value"]
+        for f in data["features"]
+        for s in ("missing", "out_of_range")
+        if (f.get(s) or {}).get("tested")
+    ]
+    family.append(data["prediction"]["p_value"])
+    assert data["prediction"]["p_adjusted"] == pytest.approx(benjamini_hochberg(family)[-1])
+    assert data["policy"]["missing_threshold"] == 0.1
     assert data["performance"]["decayed"] == [] and data["performance"]["seeds"] == [0]
     assert any("no seed-noise estimate" in n for n in data["performance"]["notes"])
 
@@ -119,6 +140,37 @@ def test_a_drifted_batch_names_the_features_and_exits_1(shop: Path, tmp_path: Pa
     text = markdown.read_text()
     assert "| `num_0` | numeric |" in text and "⚠️ drift" in text
     assert "Performance on the batch's 600 labelled rows" in text
+
+
+@pytest.mark.slow
+def test_a_broken_feed_is_drift_named_by_column_and_exits_1(shop: Path, tmp_path: Path) -> None:
+    """num_1 arrives empty (a CSV column without a value) and cat_0 82% empty: exit 1
+    naming both, by their missing shares; never the type error (exit 2) an empty numeric
+    column used to get."""
+    broken = synthetic(rows=600, seed=14, **SHAPE)
+    broken["num_1"] = None
+    broken.loc[: round(0.82 * 600) - 1, "cat_0"] = None
+    broken.to_csv(tmp_path / "broken.csv", index=False)
+    assert ",," in (tmp_path / "broken.csv").read_text()
+    result = dockyard(
+        "monitor",
+        str(tmp_path / "broken.csv"),
+        "-o",
+        str(tmp_path / "m.json"),
+        cwd=shop,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "drift in 2 of 6 features (`num_1`, `cat_0`)" in result.stdout.splitlines()[0]
+    features = {f["column"]: f for f in json.loads((tmp_path / "m.json").read_text())["features"]}
+    assert [c for c, f in features.items() if f["drifted"]] == ["num_1", "cat_0"]
+    assert features["num_1"]["drifted_by"] == ["missing"] and features["num_1"]["n_current"] == 0
+    assert (features["num_1"]["missing"]["reference"], features["num_1"]["missing"]["current"]) == (
+        0.0,
+        1.0,
+    )
+    assert features["cat_0"]["missing"]["current"] == pytest.approx(0.82, abs=1 / 600)
+    assert "| `num_1` | numeric |" in result.stdout and "⚠️ drift (missing)" in result.stdout
 
 
 @pytest.mark.slow
@@ -150,6 +202,25 @@ def test_monitor_errors_are_one_paragraph(shop: Path, tmp_path: Path) -> None:
 def test_single_file_datasets_need_a_current_batch(project: Path) -> None:
     result = dockyard("monitor", cwd=project, check=False)
     assert result.returncode == 2 and "not a folder of batches" in result.stderr
+
+
+def test_expected_ranges_prefer_the_soft_expectation_to_the_hard_limits() -> None:
+    schema = {
+        "columns": {
+            "fee": {"dtype": "float64", "ge": 0, "expect": {"ge": 1.5, "le": 80.0}},
+            "visits": {"dtype": "int64", "ge": 0},
+            "spend": {"dtype": "float64", "ge": 0, "le": 1e6, "expect": {"le": 950}},
+            "name": {"dtype": "str"},
+            "num_.*": {"dtype": "float64", "regex": True, "ge": -5, "le": 5},
+        }
+    }
+    columns = ["fee", "visits", "spend", "name", "num_3", "other"]
+    assert expected_ranges(schema, columns) == {
+        "fee": (1.5, 80.0),
+        "visits": (0.0, None),
+        "spend": (0.0, 950.0),
+        "num_3": (-5.0, 5.0),
+    }
 
 
 # ----------------------------------------------------------------------------- decay, pure

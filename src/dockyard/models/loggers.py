@@ -3,10 +3,12 @@
 DVCLive writes the per-epoch curves that `dvc plots` and the pull-request report read, so
 it is always on. `-S logger=mlflow` (or `tensorboard`, `csv`, `wandb`, or a list such as
 `logger=[mlflow,csv]`) adds Lightning's own loggers next to it. Every logger receives the
-same hyperparameters (the composed config, flattened by `hyperparameters`) and the same
-metrics: the curves during training, and the test metrics, which the evaluate stage adds
-to the same run afterwards (`log_test_metrics`), using the run identifiers the train
-stage recorded.
+same hyperparameters (the composed config, flattened by `hyperparameters`, with the run's
+own training seed as `seed`: `run_hyperparameters`) and the same metrics: the curves
+during training (`epoch` once an epoch), and the test metrics, which the evaluate stage
+adds to the same run afterwards (`log_test_metrics`), using the run identifiers the train
+stage recorded. TensorBoard gets the hyperparameters again then, with the test metrics:
+its HPARAMS tab pairs the two, so a session without metrics shows nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +50,36 @@ def hyperparameters(cfg: DictConfig | dict) -> dict[str, Any]:
 
     walk(data, "")
     return flat
+
+
+def run_hyperparameters(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """What one training run records: `seed` is the seed this run trained with; the
+    config's own `seed`, which seeds the split and is the same in every run of a
+    multi-seed experiment, is recorded as `split.seed`."""
+    recorded = dict(params)
+    if "seed" in recorded:
+        recorded["split.seed"] = recorded.pop("seed")
+    recorded["seed"] = seed
+    return recorded
+
+
+def _epoch_once(logger: Any) -> None:
+    """Lightning adds `epoch` to each metrics call it makes, and it makes two an epoch
+    (validation end, training-epoch end): pass each epoch value on once. The logger's
+    own `log_metrics` is wrapped on the instance, so any logger class keeps working."""
+    log_metrics = logger.log_metrics
+    last: list[Any] = []
+
+    def once(metrics: dict[str, Any], step: int | None = None) -> None:
+        if "epoch" in metrics:
+            if last == [metrics["epoch"]]:
+                metrics = {key: value for key, value in metrics.items() if key != "epoch"}
+            else:
+                last[:] = [metrics["epoch"]]
+        if metrics:
+            log_metrics(metrics=metrics, step=step)
+
+    logger.log_metrics = once
 
 
 def _lightning_syncs() -> bool:
@@ -122,7 +154,8 @@ def build_loggers(
     cfg: DictConfig, log_dir: str, seed: int, hparams: dict[str, Any] | None = None
 ) -> Loggers:
     """DVCLive's logger plus every entry of `logger`, each given the same hyperparameters
-    (`hparams`: the train stage passes params.yaml as written; by default the config)."""
+    (`hparams`: the train stage passes params.yaml as written; by default the config),
+    with this run's `seed`."""
     from hydra.utils import instantiate
 
     loggers = Loggers()
@@ -130,11 +163,13 @@ def build_loggers(
     if live is not None:
         loggers.lightning.append(live)
     entries = OmegaConf.to_container(cfg.logger, resolve=True) if "logger" in cfg else {}
-    params = hparams if hparams is not None else hyperparameters(cfg)
+    params = run_hyperparameters(hparams if hparams is not None else hyperparameters(cfg), seed)
     for name, entry in (entries or {}).items():
         _prepare_store(entry)
         logger = instantiate(entry, **_run_name(entry, seed))
         logger.log_hyperparams(params)
+        if _kind(logger) != "csv":  # a CSV row per call: each row keeps its epoch
+            _epoch_once(logger)
         loggers.lightning.append(logger)
         loggers.extra[name] = logger
     return loggers
@@ -170,11 +205,7 @@ def log_test_metrics(runs: dict[str, dict[str, Any]], metrics: dict[str, float])
             for key, value in metrics.items():
                 client.log_metric(run["run_id"], key, float(value))
         elif kind == "tensorboard":
-            from torch.utils.tensorboard import SummaryWriter
-
-            with SummaryWriter(log_dir=run["log_dir"]) as writer:
-                for key, value in metrics.items():
-                    writer.add_scalar(key, float(value), 0)
+            _tensorboard_test_metrics(Path(run["log_dir"]), metrics)
         elif kind == "csv":
             _append_csv(Path(run["log_dir"]) / "metrics.csv", metrics)
         elif kind == "wandb":
@@ -182,6 +213,24 @@ def log_test_metrics(runs: dict[str, dict[str, Any]], metrics: dict[str, float])
 
             with wandb.init(id=run["run_id"], resume="allow", dir=run["dir"], mode="offline") as r:
                 r.summary.update({k: float(v) for k, v in metrics.items()})
+
+
+def _tensorboard_test_metrics(log_dir: Path, metrics: dict[str, float]) -> None:
+    """The test metrics as scalars and, with the hyperparameters Lightning saved beside
+    the events (hparams.yaml), as the run's HPARAMS session."""
+    import yaml
+    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard.summary import hparams
+
+    saved = log_dir / "hparams.yaml"
+    params = yaml.safe_load(saved.read_text(encoding="utf-8")) if saved.is_file() else None
+    with SummaryWriter(log_dir=str(log_dir)) as writer:
+        if isinstance(params, dict):
+            values = {k: v for k, v in params.items() if isinstance(v, bool | int | float | str)}
+            for summary in hparams(values, {k: float(v) for k, v in metrics.items()}):
+                writer.file_writer.add_summary(summary)
+        for key, value in metrics.items():
+            writer.add_scalar(key, float(value), 0)
 
 
 def _append_csv(path: Path, metrics: dict[str, float]) -> None:

@@ -1,7 +1,7 @@
 """Drift statistics: is a current table distributed like the reference, feature by feature?
 
 A feature is declared drifted only when two gates agree, because each alone cries wolf:
-- significance after Benjamini-Hochberg across every feature tested together: a
+- significance after Benjamini-Hochberg across every test of one comparison together: a
   two-sample Kolmogorov-Smirnov test for numbers, a chi-square test of homogeneity on the
   2 x k table for categories (both samples are noisy, so a goodness-of-fit test against
   the reference's frequencies would flag a few hundred unchanged rows);
@@ -9,9 +9,17 @@ A feature is declared drifted only when two gates agree, because each alone crie
   "significantly" from any other sample, so significance alone flags everything.
 Effect sizes are the Wasserstein distance divided by the reference's standard deviation
 for numbers and the Jensen-Shannon distance (base 2, so in [0, 1]) for categories, each
-with a bootstrap interval. Missing values (NaN, None, and infinities for numbers) are left
-out of the tests and reported as shares of all rows; for categories missing is not a
-level, so a rise in missing values shows in missing_current, not in the verdict.
+with a bootstrap interval.
+
+Missing values (NaN, None, and infinities for numbers) are left out of the distribution
+tests, and a broken feed shows as missing values, so each column's share of missing rows
+is a signal of its own: a two-proportion test beside the others in the same
+Benjamini-Hochberg family, with the difference in share (in points) as its effect. So is,
+for a number with an expected range (the schema's soft `expect`, else its hard `ge`/`le`),
+the share of its values outside that range. A share test with no such row on either side
+cannot reject anything and is left out of the family (Tarone's rule at its simplest), so
+clean columns cost the distribution tests no power. A feature drifts when any of its
+signals does; `drifted_by` says which.
 
 Everything is vectorised NumPy: a numeric column costs two sorts and a linear merge, a
 categorical one a bincount of its codes, and a bootstrap replicate O(bins) or O(levels)
@@ -34,6 +42,10 @@ from scipy import special
 from dockyard.errors import ConfigError, DataError
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
+# The signals a feature drifts by (FeatureDrift.drifted_by)
+DISTRIBUTION, MISSING, OUT_OF_RANGE = "distribution", "missing", "out_of_range"
+# A number's expected range: (low, high), None for an open side
+Range = tuple[float | None, float | None]
 EFFECT_NAMES = {NUMERIC: "wasserstein_normed", CATEGORICAL: "jensen_shannon"}
 # Up to this product of the sample sizes the KS p-value is exact (a Python loop over the
 # smaller sample's lattice rows); beyond it the asymptotic Kolmogorov tail, which is
@@ -43,6 +55,12 @@ EXACT_KS_MAX_PRODUCT = 1_000_000
 _UNTESTED = dict(
     effect=math.nan, effect_low=math.nan, effect_high=math.nan, statistic=math.nan, p_value=1.0
 )
+# Two-sided Fisher test: outcomes as likely as the observed one within this relative
+# tolerance count as "as extreme" (R's fisher.test uses the same), against rounding in
+# the log-factorials.
+_FISHER_TOLERANCE = 1e-7
+# The pooled z-test is used when every expected cell count reaches this (Cochran's rule).
+_Z_MIN_EXPECTED = 5.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,13 @@ class DriftPolicy:
       between N(0, 1) and N(0.1, 1), the same borderline as the numeric threshold. Eight
       levels at 12.5% with one rising to 17.5% (the rest shrinking in proportion) score
       0.060, so that shift is found; a fixed 0.1 (Evidently's default) misses it.
+    missing_threshold: change in a column's share of missing rows (0.1 = 10 points), in
+      either direction: a feed that breaks turns a column (partly) empty, a change the
+      distribution tests cannot see, since they leave missing values out.
+    out_of_range_threshold: change in the share of a number's values outside its
+      expected range. A same-distribution batch has almost none beyond the extremes of
+      the sample the range was drafted from, so a few points already mean another
+      source, unit or sentinel value.
     bootstrap: replicates for the effect's interval (0 = no interval); 500 leave about a
       dozen beyond the 97.5% quantile the interval reads. Each costs O(bins) for numbers
       and O(levels) for categories, whatever the row count.
@@ -73,6 +98,8 @@ class DriftPolicy:
     fdr: float = 0.05
     numeric_threshold: float = 0.1
     categorical_threshold: float = 0.04
+    missing_threshold: float = 0.1
+    out_of_range_threshold: float = 0.05
     bootstrap: int = 500
     bins: int = 128
     confidence: float = 0.95
@@ -83,6 +110,8 @@ class DriftPolicy:
             ("fdr", 0 < self.fdr < 1, "in (0, 1)"),
             ("numeric_threshold", self.numeric_threshold >= 0, ">= 0"),
             ("categorical_threshold", 0 <= self.categorical_threshold <= 1, "in [0, 1]"),
+            ("missing_threshold", 0 <= self.missing_threshold <= 1, "in [0, 1]"),
+            ("out_of_range_threshold", 0 <= self.out_of_range_threshold <= 1, "in [0, 1]"),
             ("bootstrap", self.bootstrap >= 0, ">= 0"),
             ("bins", self.bins >= 2, ">= 2"),
             ("confidence", 0 < self.confidence < 1, "in (0, 1)"),
@@ -99,8 +128,26 @@ class DriftPolicy:
 
 
 @dataclass(frozen=True)
+class ShareShift:
+    """A share of rows on both sides: missing values (of all rows) or values outside the
+    expected range (of the values present), compared by a two-proportion test."""
+
+    reference: float
+    current: float
+    effect: float  # current - reference (signed); the verdict reads its size
+    threshold: float
+    statistic: float  # z of the pooled two-proportion test (NaN: nothing to test)
+    p_value: float
+    p_adjusted: float
+    tested: bool  # False when neither side has such a row: not in the BH family
+    drifted: bool
+
+
+@dataclass(frozen=True)
 class FeatureDrift:
-    """One feature's comparison; `drifted` needs p_adjusted <= fdr and effect > threshold."""
+    """One feature's comparison. The distribution drifts when p_adjusted <= fdr and
+    effect > threshold; `missing` and `out_of_range` are judged alike on their own
+    shares, and the feature drifts (`drifted`) when any of them does (`drifted_by`)."""
 
     column: str
     kind: str
@@ -111,20 +158,46 @@ class FeatureDrift:
     threshold: float
     statistic: float  # KS D or chi-square
     p_value: float
-    p_adjusted: float  # Benjamini-Hochberg over the features tested together
+    p_adjusted: float  # Benjamini-Hochberg over every test of the comparison
     drifted: bool
     n_reference: int  # non-missing values tested
     n_current: int
-    missing_reference: float  # shares of all rows
-    missing_current: float
     unseen_current: float | None  # share of current rows in a category absent from reference
+    missing: ShareShift
+    # numbers with an expected range: the share outside it
+    expected_range: Range | None = None
+    out_of_range: ShareShift | None = None
+    drifted_by: tuple[str, ...] = ()
+
+    @property
+    def missing_reference(self) -> float:
+        return self.missing.reference
+
+    @property
+    def missing_current(self) -> float:
+        return self.missing.current
+
+    def signals(self) -> dict[str, tuple[float, bool]]:
+        """p-value and whether it is tested, per signal, in a fixed order."""
+        found = {DISTRIBUTION: (self.p_value, self.n_reference > 0 and self.n_current > 0)}
+        found[MISSING] = (self.missing.p_value, self.missing.tested)
+        if self.out_of_range is not None:
+            found[OUT_OF_RANGE] = (self.out_of_range.p_value, self.out_of_range.tested)
+        return found
 
     def to_dict(self) -> dict[str, object]:
         """Plain values for JSON (which has no NaN or infinity: those become None)."""
-        return {
-            key: None if isinstance(value, float) and not math.isfinite(value) else value
-            for key, value in dataclasses.asdict(self).items()
-        }
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(inner) for inner in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def benjamini_hochberg(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -175,6 +248,39 @@ def chi2_homogeneity(counts_a: np.ndarray, counts_b: np.ndarray) -> tuple[float,
     return statistic, dof, float(special.chdtrc(dof, statistic))
 
 
+def two_proportions(x_a: int, n_a: int, x_b: int, n_b: int) -> tuple[float, float]:
+    """Two-sided test that x_a of n_a and x_b of n_b come from one share: (z, p).
+
+    The pooled z-test (the 2 x 2 chi-square without continuity correction) when every
+    expected cell count is at least 5; Fisher's exact test below that, where the normal
+    tail would be anti-conservative (a handful of missing values among a few dozen rows).
+    z is reported either way (NaN when both shares are 0 or both 1).
+    """
+    total, events = n_a + n_b, x_a + x_b
+    if n_a == 0 or n_b == 0 or events in (0, total):
+        return math.nan, 1.0
+    pooled = events / total
+    z = (x_b / n_b - x_a / n_a) / math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    if min(n_a, n_b) * min(events, total - events) / total >= _Z_MIN_EXPECTED:
+        return z, float(special.chdtrc(1, z * z))
+    return z, _fisher_two_sided(x_a, n_a, events, total)
+
+
+def _fisher_two_sided(x_a: int, n_a: int, events: int, total: int) -> float:
+    """P(a table with these margins is at most as likely as the observed one)."""
+    support = np.arange(max(0, events - (total - n_a)), min(events, n_a) + 1)
+    log_pmf = (
+        -special.gammaln(support + 1)
+        - special.gammaln(n_a - support + 1)
+        - special.gammaln(events - support + 1)
+        - special.gammaln(total - n_a - events + support + 1)
+    )
+    observed = log_pmf[x_a - support[0]]
+    extreme = log_pmf <= observed + math.log1p(_FISHER_TOLERANCE)
+    top = log_pmf.max()
+    return float(min(1.0, np.exp(log_pmf[extreme] - top).sum() / np.exp(log_pmf - top).sum()))
+
+
 def infer_kinds(frame: pd.DataFrame) -> dict[str, str]:
     """numeric for number columns (not booleans), categorical for everything else."""
     return {
@@ -185,17 +291,17 @@ def infer_kinds(frame: pd.DataFrame) -> dict[str, str]:
     }
 
 
-def feature_drift(
+def compare_feature(
     reference: pd.Series,
     current: pd.Series,
     kind: str,
     policy: DriftPolicy | None = None,
     column: str | None = None,
+    expected_range: Range | None = None,
 ) -> FeatureDrift:
-    """One series compared on its own, e.g. a model's predictions (classes: categorical,
-    regression values: numeric). With one test the adjusted p-value is the raw one;
-    `table_drift` re-adjusts across all the features it tests.
-    """
+    """Every signal of one series, each p-value unadjusted and no verdict yet: the
+    comparisons `adjust_together` judges as one family. `expected_range` (numbers only)
+    adds the share of values outside it as a signal."""
     policy = policy or DriftPolicy()
     name = column if column is not None else str(reference.name)
     if kind not in EFFECT_NAMES:
@@ -207,23 +313,45 @@ def feature_drift(
         if len(series) == 0:
             raise DataError(f"the {side} data has no rows, so column {name!r} cannot be compared.")
     rng = np.random.default_rng([policy.seed, zlib.crc32(name.encode())])
-    compare = _numeric if kind == NUMERIC else _categorical
-    fields = compare(reference, current, policy, rng, name)
+    if kind == NUMERIC:
+        bounded = expected_range is not None and any(v is not None for v in expected_range)
+        fields = _numeric(
+            reference, current, policy, rng, name, expected_range if bounded else None
+        )
+    else:
+        fields = _categorical(reference, current, policy, rng, name)
     fields |= dict(threshold=policy.threshold(kind), p_adjusted=fields["p_value"], drifted=False)
-    return _verdict(
-        FeatureDrift(column=name, kind=kind, effect_name=EFFECT_NAMES[kind], **fields), policy
-    )
+    return FeatureDrift(column=name, kind=kind, effect_name=EFFECT_NAMES[kind], **fields)
 
 
-def table_drift(
+def feature_drift(
+    reference: pd.Series,
+    current: pd.Series,
+    kind: str,
+    policy: DriftPolicy | None = None,
+    column: str | None = None,
+    expected_range: Range | None = None,
+) -> FeatureDrift:
+    """One series compared on its own, its signals adjusted over themselves (with a
+    single test the adjusted p-value is the raw one); `table_drift` and the monitor
+    adjust across everything they compare instead."""
+    policy = policy or DriftPolicy()
+    result = compare_feature(reference, current, kind, policy, column, expected_range)
+    return adjust_together([result], policy)[0]
+
+
+def compare_table(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     kinds: Mapping[str, str] | None = None,
     policy: DriftPolicy | None = None,
+    ranges: Mapping[str, Range] | None = None,
 ) -> list[FeatureDrift]:
-    """Every column in `kinds` (default: `infer_kinds(reference)`), BH-adjusted together."""
+    """`compare_feature` for every column in `kinds` (default: `infer_kinds(reference)`),
+    with its expected range from `ranges`; unadjusted."""
     policy = policy or DriftPolicy()
     kinds = dict(kinds) if kinds is not None else infer_kinds(reference)
+    ranges = ranges or {}
     by_name = [{str(c): c for c in frame.columns} for frame in (reference, current)]
     absent = [c for c in kinds if any(c not in names for names in by_name)]
     if absent:
@@ -232,36 +360,115 @@ def table_drift(
             f"current has {list(by_name[1])}. Add the columns or remove them from the "
             "monitored kinds."
         )
-    results = [
-        feature_drift(reference[by_name[0][c]], current[by_name[1][c]], kind, policy, c)
+    return [
+        compare_feature(
+            reference[by_name[0][c]], current[by_name[1][c]], kind, policy, c, ranges.get(c)
+        )
         for c, kind in kinds.items()
     ]
-    adjusted = benjamini_hochberg([r.p_value for r in results])
+
+
+def table_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    kinds: Mapping[str, str] | None = None,
+    policy: DriftPolicy | None = None,
+    ranges: Mapping[str, Range] | None = None,
+) -> list[FeatureDrift]:
+    """Every column in `kinds` (default: `infer_kinds(reference)`), all signals
+    BH-adjusted together."""
+    policy = policy or DriftPolicy()
+    return adjust_together(compare_table(reference, current, kinds, policy, ranges), policy)
+
+
+def adjust_together(results: Sequence[FeatureDrift], policy: DriftPolicy) -> list[FeatureDrift]:
+    """Benjamini-Hochberg over every tested signal of `results` (distributions, missing
+    shares, out-of-range shares; a model's predictions among them), then the verdicts.
+    Untested signals keep p_adjusted = 1 and take no place in the family."""
+    tested = [
+        (i, signal, p)
+        for i, result in enumerate(results)
+        for signal, (p, is_tested) in result.signals().items()
+        if is_tested
+    ]
+    adjusted = benjamini_hochberg([p for _, _, p in tested])
+    found: dict[tuple[int, str], float] = {
+        (i, signal): float(q) for (i, signal, _), q in zip(tested, adjusted, strict=True)
+    }
     return [
-        _verdict(dataclasses.replace(r, p_adjusted=float(p)), policy)
-        for r, p in zip(results, adjusted, strict=True)
+        _verdict(result, {s: found.get((i, s), 1.0) for s in result.signals()}, policy)
+        for i, result in enumerate(results)
     ]
 
 
-def _verdict(result: FeatureDrift, policy: DriftPolicy) -> FeatureDrift:
-    drifted = result.p_adjusted <= policy.fdr and result.effect > result.threshold
-    return dataclasses.replace(result, drifted=bool(drifted))
+def _verdict(result: FeatureDrift, adjusted: dict[str, float], policy: DriftPolicy) -> FeatureDrift:
+    significant = {signal: q <= policy.fdr for signal, q in adjusted.items()}
+    distribution = significant[DISTRIBUTION] and result.effect > result.threshold
+    shares: dict[str, ShareShift] = {}
+    for signal in (MISSING, OUT_OF_RANGE):
+        share = result.missing if signal == MISSING else result.out_of_range
+        if share is not None:
+            drifted = significant[signal] and abs(share.effect) > share.threshold
+            shares[signal] = dataclasses.replace(
+                share, p_adjusted=adjusted[signal], drifted=bool(share.tested and drifted)
+            )
+    drifted_by = ((DISTRIBUTION,) if distribution else ()) + tuple(
+        signal for signal, share in shares.items() if share.drifted
+    )
+    return dataclasses.replace(
+        result,
+        p_adjusted=adjusted[DISTRIBUTION],
+        missing=shares[MISSING],
+        out_of_range=shares.get(OUT_OF_RANGE),
+        drifted=bool(drifted_by),
+        drifted_by=drifted_by,
+    )
+
+
+def _share_shift(x_a: int, n_a: int, x_b: int, n_b: int, threshold: float) -> ShareShift:
+    """x_a of n_a reference rows against x_b of n_b current rows; untested (no place in
+    the family) when the share is 0 on both sides, or 1 on both, or a side has no rows."""
+    reference = x_a / n_a if n_a else math.nan
+    current = x_b / n_b if n_b else math.nan
+    z, p_value = two_proportions(x_a, n_a, x_b, n_b)
+    return ShareShift(
+        reference=reference,
+        current=current,
+        effect=current - reference,
+        threshold=threshold,
+        statistic=z,
+        p_value=p_value,
+        p_adjusted=p_value,
+        tested=bool(n_a and n_b and 0 < x_a + x_b < n_a + n_b),
+        drifted=False,
+    )
 
 
 # Numbers ------------------------------------------------------------------------------
 
 
-def _numeric(reference, current, policy, rng, name) -> dict[str, object]:
+def _numeric(reference, current, policy, rng, name, expected_range) -> dict[str, object]:
     a, missing_a = _finite_sorted(_numeric_values(reference, name))
     b, missing_b = _finite_sorted(_numeric_values(current, name))
     a, b = a.astype(np.result_type(a, b), copy=False), b.astype(np.result_type(a, b), copy=False)
     fields: dict[str, object] = dict(
         n_reference=a.size,
         n_current=b.size,
-        missing_reference=missing_a / len(reference),
-        missing_current=missing_b / len(current),
         unseen_current=None,
+        missing=_share_shift(
+            missing_a, len(reference), missing_b, len(current), policy.missing_threshold
+        ),
     )
+    if expected_range is not None:
+        low, high = (None if v is None else float(v) for v in expected_range)
+        fields["expected_range"] = (low, high)
+        fields["out_of_range"] = _share_shift(
+            _outside(a, low, high),
+            a.size,
+            _outside(b, low, high),
+            b.size,
+            policy.out_of_range_threshold,
+        )
     if a.size == 0 or b.size == 0:
         return fields | _UNTESTED
     values, gap = _merge(a, b)
@@ -283,11 +490,22 @@ def _numeric(reference, current, policy, rng, name) -> dict[str, object]:
     )
 
 
+def _outside(sorted_values: np.ndarray, low: float | None, high: float | None) -> int:
+    """How many of the sorted values lie below low or above high."""
+    below = 0 if low is None else int(np.searchsorted(sorted_values, low, side="left"))
+    above = 0
+    if high is not None:
+        above = sorted_values.size - int(np.searchsorted(sorted_values, high, side="right"))
+    return below + above
+
+
 def _numeric_values(series: pd.Series, name: str) -> np.ndarray:
     dtype = series.dtype
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         return series.to_numpy()
     if not pd.api.types.is_numeric_dtype(dtype):
+        if series.isna().all():  # a column that arrived empty reads as no type at all
+            return np.full(len(series), np.nan)
         raise DataError(
             f"column {name!r} is monitored as numeric but holds {dtype} values. Declare it "
             f"{CATEGORICAL!r} or convert it to numbers before monitoring."
@@ -476,9 +694,10 @@ def _categorical(reference, current, policy, rng, name) -> dict[str, object]:
     fields: dict[str, object] = dict(
         n_reference=n_a,
         n_current=n_b,
-        missing_reference=missing_a / len(reference),
-        missing_current=missing_b / len(current),
         unseen_current=float(b[a == 0].sum()) / len(current),
+        missing=_share_shift(
+            missing_a, len(reference), missing_b, len(current), policy.missing_threshold
+        ),
     )
     if n_a == 0 or n_b == 0:
         return fields | _UNTESTED

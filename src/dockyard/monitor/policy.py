@@ -19,10 +19,18 @@ from dockyard.monitor.drift import DriftPolicy
 SECTION = "monitor"
 DRIFT, DECAY, NEW_BATCH = "drift", "decay", "new_batch"
 TRIGGERS = (DRIFT, DECAY, NEW_BATCH)
-# Keys conf/monitor/default.yaml sets; the drift statistics' finer settings are optional
-# (their defaults are DriftPolicy's, documented there).
+# Keys every monitor config must set; the share thresholds (which conf/monitor/default.yaml
+# sets too) and the drift statistics' finer settings may be left out, for DriftPolicy's
+# defaults (documented there).
 _REQUIRED = ("fdr", "numeric_threshold", "categorical_threshold", "alpha", "retrain_on")
-_OPTIONAL = ("bootstrap", "bins", "confidence", "seed")
+_OPTIONAL = (
+    "missing_threshold",
+    "out_of_range_threshold",
+    "bootstrap",
+    "bins",
+    "confidence",
+    "seed",
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class MonitorPolicy:
             "fdr": drift.fdr,
             "numeric_threshold": drift.numeric_threshold,
             "categorical_threshold": drift.categorical_threshold,
+            "missing_threshold": drift.missing_threshold,
+            "out_of_range_threshold": drift.out_of_range_threshold,
             "bootstrap": drift.bootstrap,
             "confidence": drift.confidence,
             "alpha": self.alpha,
@@ -94,6 +104,9 @@ def check_monitor_policy(raw: Any, source: str = f"params.yaml ({SECTION})") -> 
         "numeric_threshold": number("numeric_threshold", 0, math.inf, False, True),
         "categorical_threshold": number("categorical_threshold", 0, 1, False, False),
     }
+    for key in ("missing_threshold", "out_of_range_threshold"):
+        if key in raw:
+            fields[key] = number(key, 0, 1, False, False)
     if "bootstrap" in raw:
         fields["bootstrap"] = whole("bootstrap", 0)
     if "bins" in raw:

@@ -7,7 +7,10 @@ from typing import Any
 
 # Feature rows shown: every drifted one, then the largest effects up to this many.
 SHOWN_FEATURES = 15
+# Drifted features named in the verdict line, at most.
+NAMED_FEATURES = 5
 HEADING = "## Drift monitor"
+SIGNAL_WORDS = {"distribution": "distribution", "missing": "missing", "out_of_range": "range"}
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -20,6 +23,18 @@ def _number(value: Any, digits: int = 3) -> str:
 
 def _share(value: Any) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _points(value: Any) -> str:
+    return "–" if value is None else f"{100 * value:g} points"
+
+
+def _shares(shift: dict[str, Any] | None) -> str:
+    """reference → current share of a missing or out-of-range signal, marked when drifted."""
+    if not shift:
+        return "–"
+    text = f"{_share(shift['reference'])} → {_share(shift['current'])}"
+    return f"**{text}**" if shift.get("drifted") else text
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -36,7 +51,15 @@ def verdict_line(result: dict[str, Any]) -> str:
     summary = result.get("summary") or {}
     parts = []
     if summary.get("drifted_features"):
-        parts.append(f"drift in {summary['drifted_features']} of {summary['features']} features")
+        drifted = [f["column"] for f in result.get("features") or [] if f["drifted"]]
+        named = ", ".join(f"`{c}`" for c in drifted[:NAMED_FEATURES])
+        named += (
+            f" and {len(drifted) - NAMED_FEATURES} more" if len(drifted) > NAMED_FEATURES else ""
+        )
+        parts.append(
+            f"drift in {summary['drifted_features']} of {summary['features']} features"
+            + (f" ({named})" if named else "")
+        )
     if summary.get("prediction_drifted"):
         parts.append("predictions drifted")
     if summary.get("decayed_metrics"):
@@ -61,10 +84,13 @@ def render_markdown(result: dict[str, Any]) -> str:
     rows = f" ({current['rows']:,} rows)" if "rows" in current else ""
     lines.append(
         f"Current `{current.get('path')}`{rows} against {against}; model "
-        f"`{result.get('model')}`. A feature drifts when its Benjamini-Hochberg adjusted "
-        f"p-value is at most {policy.get('fdr')} and its effect exceeds the threshold "
+        f"`{result.get('model')}`. A feature drifts when one of its tests, adjusted with "
+        f"Benjamini-Hochberg across all of them (the predictions' included), has a p-value "
+        f"of at most {policy.get('fdr')} and an effect beyond its threshold: the distribution "
         f"(normalised Wasserstein {policy.get('numeric_threshold')} for numbers, "
-        f"Jensen-Shannon {policy.get('categorical_threshold')} for categories)."
+        f"Jensen-Shannon {policy.get('categorical_threshold')} for categories), the share of "
+        f"missing values ({_points(policy.get('missing_threshold'))}) or the share of values "
+        f"outside the expected range ({_points(policy.get('out_of_range_threshold'))})."
     )
     lines += ["", *_features(result.get("features") or [])]
     lines += ["", *_prediction(result.get("prediction"))]
@@ -92,17 +118,25 @@ def _features(features: list[dict[str, Any]]) -> list[str]:
                 f"{_number(f['effect'])} ({interval})",
                 _number(f["threshold"], 2),
                 _number(f["p_adjusted"]),
-                f"{_share(f['missing_reference'])} → {_share(f['missing_current'])}",
+                _shares(f.get("missing")),
+                _shares(f.get("out_of_range")),
                 _share(f["unseen_current"]),
-                "⚠️ drift" if f["drifted"] else "ok",
+                _verdict(f),
             ]
         )
     header = ["feature", "kind", "effect (95% CI)", "threshold", "p adj.", "missing"]
-    lines = _table([*header, "unseen", "verdict"], rows)
+    lines = _table([*header, "out of range", "unseen", "verdict"], rows)
     hidden = len(features) - len(shown)
     if hidden:
         lines.append(f"\n{hidden} more feature(s) within the thresholds, with smaller effects.")
     return lines
+
+
+def _verdict(feature: dict[str, Any]) -> str:
+    if not feature["drifted"]:
+        return "ok"
+    signals = [SIGNAL_WORDS.get(s, s) for s in feature.get("drifted_by") or []]
+    return "⚠️ drift" + (f" ({', '.join(signals)})" if signals else "")
 
 
 def _prediction(prediction: dict[str, Any] | None) -> list[str]:
@@ -122,7 +156,8 @@ def _prediction(prediction: dict[str, Any] | None) -> list[str]:
     line = (
         f"Predictions{against}: {verdict}: {prediction['effect_name']} "
         f"{_number(prediction['effect'])} "
-        f"(threshold {_number(prediction['threshold'], 2)}, p {_number(prediction['p_value'])})"
+        f"(threshold {_number(prediction['threshold'], 2)}, "
+        f"p adj. {_number(prediction.get('p_adjusted', prediction['p_value']))})"
         f"{dropped}."
     )
     shares = prediction.get("shares")

@@ -2,9 +2,10 @@
 
 CURRENT defaults to the dataset's newest batch, the reference to the model's training
 split (data/prepared/train.parquet), the model to the first seed's (models/seed-N). Its
-predictions are compared on the held-out test split (the model fits its own training rows
-more closely than new ones); with labels in the batch, every seed's model is scored for
-decay against its test metrics.
+predictions are compared on the held-out validation and test splits together (the model
+fits its own training rows more closely than new ones, and the more held-out rows, the
+less the reference's own sampling noise weighs); with labels in the batch, every seed's
+model is scored for decay against its test metrics.
 Run it before `dvc repro` (as `dockyard retrain` does): once the pipeline has trained on
 the batch, the training split holds it and the comparison is diluted, which the output
 then says (`in_training`). The monitor stage, which runs after training, compares batches
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from dockyard.data.readers import batch_files
 from dockyard.errors import DataError
@@ -33,6 +36,7 @@ from dockyard.monitor.project import (
     trained_batches,
     training_split,
 )
+from dockyard.paths import split_path
 
 
 def monitor_project(
@@ -53,12 +57,16 @@ def monitor_project(
     seed = _seed_of(root, Path(model), seeds) if model else seeds[0]
     model_path = require_model(Path(model) if model else seed_model(root, seeds[0]))
     scorer = Scorer(model_path)
-    held_out = None
-    if reference is None and test_split(root).is_file():
-        held_out = require_table(test_split(root), "the test split")
-    result, scored = check_batch(reference_table, current_table, scorer, policy, held_out)
-    result["prediction"]["reference"] = shown(
-        test_split(root) if held_out is not None else reference_path, root
+    held_out = [] if reference is not None else _held_out(root)
+    result, scored = check_batch(
+        reference_table,
+        current_table,
+        scorer,
+        policy,
+        pd.concat([table for _, table in held_out], ignore_index=True) if held_out else None,
+    )
+    result["prediction"]["reference"] = " + ".join(
+        shown(path, root) for path in ([p for p, _ in held_out] or [reference_path])
     )
     notes: list[str] = []
     performance = None
@@ -70,9 +78,8 @@ def monitor_project(
             "whose test metrics (eval/seeds/N/metrics.json) are the baseline"
         )
     else:
-        test_scored = scored["prediction_reference"] if held_out is not None else None
         performance, reason = _decay(
-            root, seeds, seed, scorer, scored["current"], test_scored, current_table, policy
+            root, seeds, seed, scorer, scored["current"], current_table, policy
         )
         if reason:
             notes.append(reason)
@@ -103,9 +110,8 @@ def monitor_project(
     }
 
 
-def _decay(root, seeds, seed, scorer, scored, test_scored, current_table, policy):
-    """The performance section, or None with the reason it could not be assessed;
-    `test_scored` is the test split scored by the same model (None: not at hand)."""
+def _decay(root, seeds, seed, scorer, scored, current_table, policy):
+    """The performance section, or None with the reason it could not be assessed."""
     from dockyard.serve.scoring import Scorer
 
     test_metrics = seed_test_metrics(root, seeds)
@@ -118,11 +124,10 @@ def _decay(root, seeds, seed, scorer, scored, test_scored, current_table, policy
             rows[other] = labelled(other_scorer, score_table(other_scorer, current_table))
     if not len(rows[seed][0]):
         return None, "decay not assessed: no labelled row passed the model's schema"
-    test_rows = None
-    if policy.drift.bootstrap and test_scored is None and test_split(root).is_file():
-        test_scored = score_table(scorer, require_table(test_split(root), "the test split"))
-    if policy.drift.bootstrap and test_scored is not None:
-        test_rows = labelled(scorer, test_scored)
+    test_rows = None  # the sampling gate's bootstrap needs the test split's rows
+    if policy.drift.bootstrap and test_split(root).is_file():
+        test_table = require_table(test_split(root), "the test split")
+        test_rows = labelled(scorer, score_table(scorer, test_table))
     report = decay_report(
         scorer.task,
         rows,
@@ -133,6 +138,12 @@ def _decay(root, seeds, seed, scorer, scored, test_scored, current_table, policy
         seed=policy.drift.seed,
     )
     return report, None
+
+
+def _held_out(root: Path) -> list[tuple[Path, pd.DataFrame]]:
+    """The validation and test splits, those that exist: the rows no model trained on."""
+    paths = [root / split_path("val"), test_split(root)]
+    return [(path, require_table(path, "a held-out split")) for path in paths if path.is_file()]
 
 
 def _current(root: Path, cfg: Any, given: str | Path | None) -> tuple[Path, Any]:
