@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.github import GitHub, GitHubError, upsert_comment
-from dockyard.report.render import MARKER
+from dockyard.github import MARKER, GitHub, GitHubError, upsert_comment
 
 from .helpers import ROOT, project_env, run
 

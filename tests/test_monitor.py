@@ -17,11 +17,10 @@ import pytest
 from scipy import stats as sp
 
 from dockyard.data.sources import synthetic
-from dockyard.github import GitHub
+from dockyard.github import GitHub, create_pull, find_retrain_pull, open_pulls, update_pull
 from dockyard.monitor.check import expected_ranges
 from dockyard.monitor.drift import benjamini_hochberg
 from dockyard.monitor.performance import decay_report
-from dockyard.monitor.pulls import create_pull, find_retrain_pull, open_pulls, update_pull
 
 from .helpers import clone_reproduced, make_project, project_env, run
 

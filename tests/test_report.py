@@ -393,7 +393,7 @@ def test_model_change_report(cnn_branch: Path) -> None:
         lower_is_better = name == "test/log_loss"
         better = (change > 0) != lower_is_better
         assert cells[1] == ("✅ looks better" if better else "❌ looks worse"), (name, cells)
-    assert "1 seed, not tested against noise" in markdown.splitlines()[3]
+    assert "1 seed, not tested against noise" in markdown.splitlines()[2]
     assert "| `model.name` | `mlp` | `cnn` |" in markdown
     stages = next(t for t in tables(markdown) if t.header[0].text == "stage")
     reasons = {row[0].text: row[1] for row in stages.rows}
@@ -443,7 +443,7 @@ def test_another_dataset_is_not_judged(reproduced: Path, tmp_path: Path) -> None
     """Digits on main, breast cancer on the branch: listed, never `improved`."""
     project = branched(reproduced, tmp_path / "p", "cancer", "data=breast_cancer", "train.epochs=5")
     markdown = report(project, "--base", "main").stdout
-    verdict = markdown.splitlines()[3]
+    verdict = markdown.splitlines()[2]
     assert "not like for like" in verdict and "dataset `digits` → `breast_cancer`" in verdict
     assert "test split differs" in verdict and "classes differ (10 → 2" in verdict
     assert "✅" not in markdown and "❌" not in markdown and "improved" not in markdown
@@ -497,8 +497,8 @@ def test_head_not_reproduced_gets_no_verdict(
     result = report(project, "--base", "main")
     assert result.returncode == 0
     markdown = result.stdout
-    assert markdown.splitlines()[1] == "## dockyard report: `feature-x` vs `main`"
-    verdict = markdown.splitlines()[3]
+    assert markdown.splitlines()[0] == "## dockyard report: `feature-x` vs `main`"
+    verdict = markdown.splitlines()[2]
     assert verdict.startswith("**Verdict:** none: ⚠️ the head's pipeline is not up to date")
     assert "Run `dvc repro`" in verdict
     assert "no metric changed" not in markdown and "none re-ran" not in markdown

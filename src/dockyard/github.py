@@ -1,8 +1,12 @@
-"""The thin seam to GitHub's REST API: create or update dockyard's one PR comment.
+"""The whole boundary with GitHub's REST API: dockyard's one PR comment (found by the
+hidden marker this module owns) and the retraining pull request.
 
-Only what cannot run locally lives here (HTTP to the API); finding the comment by its
-hidden marker and deciding create-vs-update are plain functions the tests exercise
-against a local HTTP server speaking the same endpoints.
+Only what cannot run locally lives here (HTTP to the API); finding the comment or the open
+retraining pull request and deciding create-vs-update are plain functions the tests
+exercise against a local HTTP server speaking the same endpoints. One retraining pull
+request at a time: a run finds the open one whose head branch starts with the retrain
+prefix (from this repository, into the same base) and updates it, so a week of drifted
+batches makes one pull request, not seven.
 """
 
 from __future__ import annotations
@@ -14,9 +18,13 @@ import urllib.request
 from typing import Any
 
 from dockyard.errors import DockyardError
-from dockyard.report.render import MARKER
 
 API = "https://api.github.com"
+# The hidden first line of dockyard's PR comment: how a later run finds it to update it.
+MARKER = "<!-- dockyard-report -->"
+RETRAIN_PREFIX = "retrain/"
+# GitHub refuses pull-request bodies longer than this (characters).
+MAX_BODY = 65_536
 
 
 class GitHubError(DockyardError):
@@ -112,3 +120,49 @@ def upsert_comment(client: GitHub, repo: str, number: int, body: str) -> tuple[s
 
 def client_from_env() -> GitHub:
     return GitHub(os.environ.get("GITHUB_TOKEN", ""), os.environ.get("GITHUB_API_URL", API))
+
+
+# ----------------------------------------------------------------------------- pull requests
+
+
+def open_pulls(client: GitHub, repo: str) -> list[dict[str, Any]]:
+    pulls: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        batch = client.request("GET", f"/repos/{repo}/pulls?state=open&per_page=100&page={page}")
+        pulls += batch or []
+        if not batch or len(batch) < 100:
+            return pulls
+        page += 1
+
+
+def find_retrain_pull(
+    pulls: list[dict[str, Any]], repo: str, base: str, prefix: str = RETRAIN_PREFIX
+) -> dict[str, Any] | None:
+    """The open pull request from this repository's `prefix...` branch into `base`."""
+    for pull in pulls:
+        head, into = pull.get("head") or {}, pull.get("base") or {}
+        same_repo = ((head.get("repo") or {}).get("full_name") or repo) == repo
+        if same_repo and str(head.get("ref", "")).startswith(prefix) and into.get("ref") == base:
+            return pull
+    return None
+
+
+def create_pull(
+    client: GitHub, repo: str, branch: str, base: str, title: str, body: str
+) -> dict[str, Any]:
+    payload = {"title": title, "head": branch, "base": base, "body": fit_body(body)}
+    return client.request("POST", f"/repos/{repo}/pulls", payload) or {}
+
+
+def update_pull(client: GitHub, repo: str, number: int, title: str, body: str) -> dict[str, Any]:
+    payload = {"title": title, "body": fit_body(body)}
+    return client.request("PATCH", f"/repos/{repo}/pulls/{number}", payload) or {}
+
+
+def fit_body(body: str) -> str:
+    """The body cut to GitHub's limit, saying so where it was cut."""
+    if len(body) <= MAX_BODY:
+        return body
+    note = "\n\n… (cut to GitHub's size limit: `dockyard report --base BASE` shows it all)\n"
+    return body[: MAX_BODY - len(note)] + note

@@ -108,7 +108,7 @@ def retrain_command(args: argparse.Namespace) -> int:
 
 
 def append_command(args: argparse.Namespace) -> int:
-    from dockyard.monitor.append import append_batch
+    from dockyard.data.append import append_batch
 
     done = append_batch(args.name, args.file, root=args.root, as_name=args.as_name)
     window = (

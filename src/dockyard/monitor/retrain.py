@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import DockyardError
+from dockyard.github import RETRAIN_PREFIX
 from dockyard.monitor.policy import NEW_BATCH
 from dockyard.monitor.project import dataset_batches, load_settings, trained_batches
-from dockyard.monitor.pulls import RETRAIN_PREFIX
 from dockyard.paths import MODEL_DIR, PREPARED_DIR, VALIDATION_REPORT
 
 
@@ -109,7 +109,7 @@ def retrain(
     _refuse_other_changes(root, commit_paths)
     existing = None
     if open_pr:
-        from dockyard.monitor.pulls import find_retrain_pull, open_pulls
+        from dockyard.github import find_retrain_pull, open_pulls
 
         existing = find_retrain_pull(open_pulls(client, repo), repo, base)
     if existing:
@@ -136,7 +136,7 @@ def retrain(
         )
     notes = [_push_data(root)]
     _git(root, "push", "--force", "origin", f"HEAD:refs/heads/{branch}")
-    from dockyard.monitor.pulls import create_pull, update_pull
+    from dockyard.github import create_pull, update_pull
 
     if existing:
         pull = update_pull(client, repo, int(existing["number"]), title, body)

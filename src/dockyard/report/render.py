@@ -42,7 +42,6 @@ from dockyard.report.sections import (
 )
 from dockyard.report.stages import group_names
 
-MARKER = "<!-- dockyard-report -->"
 FOLD_PARAMS_AFTER = 12
 SEEDS_HINT = (
     "Run several seeds on both sides (`seeds: [0, 1, 2, 3, 4]` in `conf/config.yaml`, or "
@@ -317,7 +316,6 @@ def render(comparison: Comparison, extras: dict[str, Any] | None = None) -> str:
     extras = extras or {}
     base, head = comparison.base, comparison.head
     out = [
-        MARKER,
         f"## dockyard report: {side_name(head)} vs {side_name(base)}",
         "",
         verdict_line(comparison),
