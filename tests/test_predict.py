@@ -431,3 +431,50 @@ def test_clear_messages_for_user_mistakes(
     assert expected in result.stderr and "Traceback" not in result.stderr
     assert result.stderr.startswith("dockyard: error: ")
     assert not out.exists()
+
+
+# Runs each refusal with a 30 s switch interval: the main thread keeps the GIL from the
+# moment read_csv returns until it exits, so an Arrow worker that still needs the GIL then
+# (the abort this test guards against) is stranded, as on a machine too busy to run it.
+_HOLD_GIL = "import sys; sys.setswitchinterval(30); from dockyard.cli import main; main()"
+
+
+@pytest.mark.slow
+def test_refusals_exit_2_on_a_busy_machine(customers_model: Path, tmp_path: Path) -> None:
+    """A refused file exits 2 every time, also with the cores busy: no Arrow worker thread
+    may need Python at interpreter exit ("terminate called without an active exception",
+    exit 134, on a busy machine before serve.buffers)."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .helpers import project_env
+
+    rows = split_rows(customers_model).drop(columns="label").head(20)
+    sources = [tmp_path / "missing.csv", tmp_path / "extra.csv"]
+    rows.drop(columns="plan").to_csv(sources[0], index=False)
+    rows.assign(coupon="x").to_csv(sources[1], index=False)
+    spin = "import time\nend = time.monotonic() + 240\nwhile time.monotonic() < end: pass"
+    busy = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
+
+    def refuse(run_index: int) -> subprocess.CompletedProcess:
+        source = sources[run_index % 2]
+        out = tmp_path / f"out-{run_index}.parquet"
+        command = [sys.executable, "-c", _HOLD_GIL, "predict", str(source), "-o", str(out)]
+        return subprocess.run(
+            command, cwd=customers_model, env=project_env(), capture_output=True, text=True
+        )
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(refuse, range(20)))
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    aborted = [(r.returncode, r.stderr[-200:]) for r in results if r.returncode != 2]
+    assert not aborted, aborted
+    for index, result in enumerate(results):
+        expected = "lacks the column(s) plan" if index % 2 == 0 else "does not declare: coupon"
+        assert result.stderr.startswith("dockyard: error: ") and expected in result.stderr
+        assert "terminate called" not in result.stderr and "Traceback" not in result.stderr

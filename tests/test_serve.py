@@ -222,3 +222,91 @@ def test_health_version_docs_and_concurrency(
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(one, range(len(records))))
     _agree([{**a, "row": i} for i, a in enumerate(answers)], batch)
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+@pytest.mark.slow
+def test_a_busy_port_is_refused_before_serving(customers_model: Path) -> None:
+    """A port another process listens on: one paragraph and exit 2, before any model loads
+    and before "serving ..." (uvicorn's own failure was exit 3 after the banner)."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = dockyard(customers_model, "serve", "--port", str(port), check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        f"dockyard: error: Cannot serve on 127.0.0.1:{port}: the port is already in use"
+    )
+    assert f"--port {port + 1}" in result.stderr
+    assert result.stderr.strip().count("\n") == 0  # one paragraph
+    assert "serving" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def registered(customers_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A copy of the customers project with its model registered (a real GTO tag,
+    model@v0.1.0), then checked out on a branch where a later run changed the metrics and
+    the workspace lacks the registered folder (it is fetched from DVC's cache)."""
+    import shutil
+    from types import SimpleNamespace
+
+    from .helpers import head, run
+
+    project = tmp_path_factory.mktemp("registered") / "project"
+    shutil.copytree(customers_model, project, symlinks=True)
+    dockyard(project, "use", "data=customers")  # register wants conf/ alone to give params
+    run(["git", "commit", "-qam", "customers by default"], project)
+    dockyard(project, "register")
+    commit = head(project)
+    metrics_file = project / "eval/seeds/0/metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    run(["git", "checkout", "-qb", "later"], project)
+    metrics_file.write_text(json.dumps({name: 0.5 for name in metrics}))
+    run(["git", "commit", "-qam", "a later run"], project)
+    shutil.rmtree(project / "models/seed-0")
+    return SimpleNamespace(project=project, commit=commit, metrics=metrics)
+
+
+@pytest.mark.slow
+def test_version_of_a_registered_model_reads_its_commits_metrics(registered) -> None:
+    import httpx
+
+    with server(registered.project, "--model", "model@v0.1.0") as base:
+        version = httpx.get(f"{base}/version").json()
+    assert version["registered"] == "model@v0.1.0" and version["asked_for"] == "model@v0.1.0"
+    assert version["git_commit"] == registered.commit
+    assert version["model"].endswith(".dockyard/models/model@v0.1.0")  # not the workspace's
+    assert version["metrics"] == registered.metrics  # not null, not the branch's 0.5s
+
+
+@pytest.mark.slow
+def test_output_to_a_closed_pipe_exits_quietly(registered) -> None:
+    """`dockyard promote --dry-run --json | head` with the reader gone before the command
+    writes: no BrokenPipeError traceback, nothing on stderr, exit 141 as after SIGPIPE."""
+    import os
+    import subprocess
+    import sys
+
+    from .helpers import project_env
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the command writes
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "dockyard.cli", "promote", "model", "v0.1.0"]
+            + ["--stage", "staging", "--dry-run", "--json"],
+            cwd=registered.project,
+            env=project_env(),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141, result.stderr
+    assert result.stderr == ""

@@ -410,13 +410,41 @@ def _version() -> str:
     return f"dockyard {__version__}"
 
 
+# The exit status of a process killed by SIGPIPE, as a shell reports it (128 + 13).
+BROKEN_PIPE_EXIT = 141
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run one command. When the reader of stdout goes away (`dockyard ... | head`), exit
+    quietly with 141, as a command killed by SIGPIPE would: whether the write that found
+    the pipe closed came mid-command or at the final flush depends only on buffering."""
+    try:
+        try:
+            code = _run(argv)
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, where it cannot be caught
+    except BrokenPipeError:
+        _discard_stdout()
+        raise SystemExit(BROKEN_PIPE_EXIT) from None
+    raise SystemExit(code)
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        code = args.handler(args)
+        return args.handler(args)
     except DockyardError as error:
         fail(error)
-    raise SystemExit(code)
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so what is still buffered goes nowhere at exit instead of
+    raising BrokenPipeError again (Python's documented recipe)."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,7 @@ hold no state that a request changes.
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +24,7 @@ from dockyard.data.fastcheck import ColumnsMismatch, describe, summarise
 from dockyard.errors import DataError
 from dockyard.serve.requests import SHAPES, BadRequest, parse_body
 from dockyard.serve.scoring import Scorer
+from dockyard.serve.version import model_metrics
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 # More rows than this are scored in a worker thread, so the event loop keeps answering.
@@ -214,17 +213,8 @@ def version_info(scorer: Scorer) -> dict[str, Any]:
         "libraries": provenance.get("libraries"),
         "training": card.get("training"),
         "schema_from": scorer.schema_source,
-        "metrics": _metrics(scorer.model_dir, card.get("seed")),
+        "metrics": model_metrics(
+            scorer.model_dir, card.get("seed"), scorer.version.get("git_commit")
+        ),
     }
     return info
-
-
-def _metrics(model_dir: Path, seed: Any) -> dict[str, Any] | None:
-    """eval/seeds/N/metrics.json of the project holding models/seed-N, when present."""
-    if seed is None:
-        return None
-    path = Path(model_dir).resolve().parent.parent / "eval" / "seeds" / str(seed) / "metrics.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None

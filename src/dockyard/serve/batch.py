@@ -23,6 +23,7 @@ import numpy as np
 from dockyard.data.fastcheck import describe, summarise
 from dockyard.errors import DataError, ValidationFailed
 from dockyard.io import atomic_path
+from dockyard.serve.buffers import arrow_buffer
 from dockyard.serve.scoring import Scorer
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -213,7 +214,7 @@ def _csv_chunks(source: Path, batch_rows: int) -> Iterator[Any]:
         )
 
         def parse(rows: bytes) -> Iterator[Any]:
-            buffer = pa.py_buffer(header + rows)
+            buffer = arrow_buffer(header, rows)  # never a Python object: see serve.buffers
             try:
                 table = pacsv.read_csv(
                     buffer,

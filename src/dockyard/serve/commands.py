@@ -7,6 +7,8 @@ arguments and returns the exit code.
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 import sys
 
 from dockyard.errors import DockyardError
@@ -59,23 +61,64 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.max_body_bytes < 1:
         raise DockyardError(f"--max-body-bytes must be at least 1, got {args.max_body_bytes}.")
-    scorer = _scorer(args)
-    app = create_app(scorer, max_body_bytes=args.max_body_bytes)
-    print(
-        f"serving {args.model} ({scorer.task}, runtime {scorer.runtime.name}) on "
-        f"http://{args.host}:{args.port} (POST /predict, GET /health, /version, /docs)",
-        file=sys.stderr,
-        flush=True,
-    )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=args.access_log,
-        server_header=False,
-    )
+    sock = listen_socket(args.host, args.port)  # before the model loads: a busy port fails fast
+    with sock:
+        scorer = _scorer(args)
+        app = create_app(scorer, max_body_bytes=args.max_body_bytes)
+        port = sock.getsockname()[1]
+        print(
+            f"serving {args.model} ({scorer.task}, runtime {scorer.runtime.name}) on "
+            f"http://{args.host}:{port} (POST /predict, GET /health, /version, /docs)",
+            file=sys.stderr,
+            flush=True,
+        )
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=args.access_log, server_header=False
+        )
+        uvicorn.Server(config).run(sockets=[sock])  # the socket bound above: no second bind
     return 0
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (as uvicorn binds: SO_REUSEADDR, IPv6 when the host
+    has a colon), or a DockyardError saying why the address cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except (OSError, OverflowError) as error:
+        sock.close()
+        raise DockyardError(_bind_problem(host, port, error)) from None
+    return sock
+
+
+def _bind_problem(host: str, port: int, error: BaseException) -> str:
+    where = f"{host}:{port}"
+    if isinstance(error, socket.gaierror):
+        return (
+            f"Cannot serve on {where}: the host name {host!r} does not resolve "
+            f"({error.strerror}). Use an IP address with --host: 127.0.0.1 (this machine only) "
+            "or 0.0.0.0 (every interface)."
+        )
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return (
+            f"Cannot serve on {where}: the port is already in use by another process (an "
+            f"earlier `dockyard serve`, perhaps). Stop it, or choose another port with --port "
+            f"(e.g. --port {port + 1})."
+        )
+    if isinstance(error, OSError) and error.errno == errno.EACCES:
+        return (
+            f"Cannot serve on {where}: permission denied (ports below 1024 need privileges). "
+            "Choose a port from 1024 up with --port, e.g. --port 8000."
+        )
+    if isinstance(error, OSError) and error.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"Cannot serve on {where}: {host} is not an address of this machine. Use "
+            "127.0.0.1 (this machine only) or 0.0.0.0 (every interface) with --host."
+        )
+    reason = getattr(error, "strerror", None) or str(error)
+    return f"Cannot serve on {where}: {reason}. Check --host and --port."
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -100,6 +143,16 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 0 to 65535, got {text!r}")
     return value
 
 
@@ -190,7 +243,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         default="127.0.0.1",
         help="interface to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for all)",
     )
-    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
     serve.add_argument(
         "--max-body-bytes",
         type=int,

@@ -7,8 +7,9 @@ client can act on; nothing here knows about HTTP beyond that.
 
 from __future__ import annotations
 
-import io
 from typing import Any
+
+from dockyard.serve.buffers import arrow_buffer
 
 # curl -d sends form-urlencoded unless told otherwise: read such bodies as JSON too
 JSON_TYPES = ("application/json", "text/json", "application/x-www-form-urlencoded", "text/plain")
@@ -135,7 +136,7 @@ def _csv(body: bytes) -> tuple[dict[str, Any], int]:
         raise BadRequest("The CSV body's header repeats a column name.")
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body),
+            arrow_buffer(body),  # not io.BytesIO: see serve.buffers
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header}, strings_can_be_null=True
             ),
@@ -154,7 +155,7 @@ def _parquet(body: bytes) -> tuple[dict[str, Any], int]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(body))
+        table = pq.read_table(arrow_buffer(body))
     except (pa.ArrowException, OSError) as error:
         raise BadRequest(
             f"The body is not a readable Parquet file ({str(error).strip().splitlines()[0]})."

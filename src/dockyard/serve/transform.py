@@ -103,7 +103,6 @@ class CompiledTransform:
             ]
         )
 
-
     def _with_parts(self, checked: Checked) -> np.ndarray:
         """The numeric block when datetime parts are among the features: each part from
         the column's checked wall-clock times, the same function the reference uses."""

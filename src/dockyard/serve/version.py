@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.io import file_sha256
-from dockyard.paths import MODEL_WEIGHTS
+from dockyard.paths import MODEL_WEIGHTS, seed_dir
 
 
 def model_version(model_dir: str | Path, card: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +33,34 @@ def model_version(model_dir: str | Path, card: dict[str, Any]) -> dict[str, Any]
         "weights_sha256": file_sha256(model_dir / MODEL_WEIGHTS),
         "git_commit": commit_if_unmodified(model_dir),
     }
+
+
+def model_metrics(model_dir: str | Path, seed: Any, commit: str | None) -> dict[str, Any] | None:
+    """The test metrics of the run that trained the folder: eval/seeds/N/metrics.json at
+    `commit` (the one whose dvc.lock describes the folder: HEAD's, or a registered version's
+    when NAME@STAGE was resolved, whatever branch is checked out), else the file beside the
+    folder's project (models/seed-N -> eval/seeds/N) when git cannot say."""
+    if seed is None:
+        return None
+    relative = f"{seed_dir(seed)}/metrics.json"
+    model_dir = Path(model_dir).resolve()
+    if commit:
+        top = _git(["rev-parse", "--show-toplevel"], model_dir)
+        text = _git(["show", f"{commit}:{relative}"], Path(top.strip())) if top else None
+        if text is not None:
+            return _json_object(text)
+    try:
+        return _json_object((model_dir.parent.parent / relative).read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
