@@ -1,14 +1,10 @@
-"""The `predict`, `serve` and `export` subcommands: argument parsing and delegation only.
-
-`dockyard.cli` adds them with `add_commands(commands)`; each handler takes the parsed
-arguments and returns the exit code.
-"""
+"""`dockyard predict`, `serve` and `export`: argument parsing and delegation only; each
+handler takes the parsed arguments and returns the exit code."""
 
 from __future__ import annotations
 
 import argparse
-import errno
-import socket
+import os
 import sys
 
 from dockyard.errors import DockyardError
@@ -43,8 +39,21 @@ def _is_registry_spec(spec: str) -> bool:
     return ("@" in spec or "#" in spec) and not Path(spec).exists()
 
 
+def _enter_root(args: argparse.Namespace, *paths: str) -> None:
+    """Work in the project root (--root), with the files the user named kept as given:
+    relative to where the command was run."""
+    for name in paths:
+        if getattr(args, name, None):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
+    if args.model and not _is_registry_spec(args.model) and os.path.exists(args.model):
+        args.model = os.path.abspath(args.model)  # a folder named from here, not the root
+    os.chdir(args.root)
+
+
 def _predict(args: argparse.Namespace) -> int:
     from dockyard.serve.batch import predict_file, summary_line
+
+    _enter_root(args, "input", "output", "onnx")
 
     scorer = _scorer(args)
     result = predict_file(
@@ -61,6 +70,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.max_body_bytes < 1:
         raise DockyardError(f"--max-body-bytes must be at least 1, got {args.max_body_bytes}.")
+    from dockyard.serve.listen import listen_socket
+
+    _enter_root(args, "onnx")
     sock = listen_socket(args.host, args.port)  # before the model loads: a busy port fails fast
     with sock:
         scorer = _scorer(args)
@@ -79,51 +91,10 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def listen_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to host:port (as uvicorn binds: SO_REUSEADDR, IPv6 when the host
-    has a colon), or a DockyardError saying why the address cannot be had."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except (OSError, OverflowError) as error:
-        sock.close()
-        raise DockyardError(_bind_problem(host, port, error)) from None
-    return sock
-
-
-def _bind_problem(host: str, port: int, error: BaseException) -> str:
-    where = f"{host}:{port}"
-    if isinstance(error, socket.gaierror):
-        return (
-            f"Cannot serve on {where}: the host name {host!r} does not resolve "
-            f"({error.strerror}). Use an IP address with --host: 127.0.0.1 (this machine only) "
-            "or 0.0.0.0 (every interface)."
-        )
-    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
-        return (
-            f"Cannot serve on {where}: the port is already in use by another process (an "
-            f"earlier `dockyard serve`, perhaps). Stop it, or choose another port with --port "
-            f"(e.g. --port {port + 1})."
-        )
-    if isinstance(error, OSError) and error.errno == errno.EACCES:
-        return (
-            f"Cannot serve on {where}: permission denied (ports below 1024 need privileges). "
-            "Choose a port from 1024 up with --port, e.g. --port 8000."
-        )
-    if isinstance(error, OSError) and error.errno == errno.EADDRNOTAVAIL:
-        return (
-            f"Cannot serve on {where}: {host} is not an address of this machine. Use "
-            "127.0.0.1 (this machine only) or 0.0.0.0 (every interface) with --host."
-        )
-    reason = getattr(error, "strerror", None) or str(error)
-    return f"Cannot serve on {where}: {reason}. Check --host and --port."
-
-
 def _export(args: argparse.Namespace) -> int:
     from dockyard.serve.onnx import export_onnx
 
+    _enter_root(args, "output")
     if _is_registry_spec(args.model):
         from dockyard.registry.resolve import resolve_model
 
@@ -174,9 +145,10 @@ def _model_options(parser: argparse.ArgumentParser, runtime: bool = True) -> Non
         parser.add_argument("--onnx", help="the ONNX file for --runtime onnx (default: MODEL.onnx)")
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
+def add_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentParser) -> None:
     predict = commands.add_parser(
         "predict",
+        parents=[root],
         help="score a CSV or Parquet file with a trained model (streamed, any size)",
         description="Score every row of INPUT with a trained model and write the predictions "
         "to OUTPUT. Rows are checked against the schema the model was trained under (minus "
@@ -220,6 +192,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     serve = commands.add_parser(
         "serve",
+        parents=[root],
         help="serve a trained model over HTTP (FastAPI): POST /predict, /health, /version",
         description="Serve a trained model over HTTP. POST /predict takes JSON records "
         '([{"col": value}, ...] or {"records": [...]}), MLflow\'s dataframe_split and '
@@ -263,6 +236,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     export = commands.add_parser(
         "export",
+        parents=[root],
         help="export a trained network to ONNX (MODEL.onnx beside the model folder)",
         description="Export a trained network to ONNX. The file goes beside the model folder "
         "(models/seed-0 -> models/seed-0.onnx), not into it: the folder is the train stage's "

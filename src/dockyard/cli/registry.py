@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
+from dockyard.cli.common import command
 from dockyard.errors import DockyardError
 
 FLOW = """\
@@ -197,18 +197,8 @@ def _bundle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _command(
-    commands: argparse._SubParsersAction, name: str, handler: Any, help: str, **kwargs: Any
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name, help=help, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
-    )
-    parser.set_defaults(handler=handler)
-    return parser
-
-
 def add_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentParser) -> None:
-    register = _command(
+    register = command(
         commands,
         "register",
         _register,
@@ -233,7 +223,7 @@ def add_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentPa
     register.add_argument("--message", "-m", help="the tag's message (default: a metric summary)")
     register.add_argument("--push", action="store_true", help="push the tag to origin")
 
-    promote = _command(
+    promote = command(
         commands,
         "promote",
         _promote,
@@ -256,7 +246,7 @@ def add_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentPa
     promote.add_argument("--push", action="store_true", help="push the new tag to origin")
     promote.add_argument("--summary", metavar="FILE", help="also append the verdict as markdown")
 
-    registry = _command(
+    registry = command(
         commands,
         "registry",
         _registry,
@@ -270,7 +260,7 @@ def add_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentPa
     registry.add_argument("name", nargs="?", help="only this model")
     registry.add_argument("--json", action="store_true", help="print it as JSON")
 
-    lineage = _command(
+    lineage = command(
         commands,
         "lineage",
         _lineage,
@@ -290,7 +280,7 @@ def add_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentPa
     style.add_argument("--markdown", action="store_true", help="print the MODEL_CARD.md")
     lineage.add_argument("--output", "-o", help="write to this file instead of stdout")
 
-    bundle = _command(
+    bundle = command(
         commands,
         "bundle",
         _bundle,
