@@ -39,6 +39,7 @@ CASES: dict[int, str] = {
     7: "serving:batch_case",
     8: "serving:serve_case",
     9: "case_drift",
+    10: "case_train_startup",
 }
 CaseFunction = Callable[[Path, dict[str, Any], argparse.Namespace], list[Row]]
 
