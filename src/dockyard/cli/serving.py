@@ -92,7 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from dockyard.serve.onnx import export_onnx
+    from dockyard.models.onnx import export_onnx
 
     _enter_root(args, "output")
     if _is_registry_spec(args.model):

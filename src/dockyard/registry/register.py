@@ -170,7 +170,7 @@ def bundle(
         from importlib.util import find_spec
 
         if find_spec("onnx") and find_spec("onnxscript"):
-            from dockyard.serve.onnx import export_onnx
+            from dockyard.models.onnx import export_onnx
 
             files.append(export_onnx(folder, out / "model.onnx"))
         else:

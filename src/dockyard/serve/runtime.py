@@ -12,20 +12,11 @@ from typing import Any
 import numpy as np
 
 from dockyard.errors import DataError
+from dockyard.models.onnx import META_WEIGHTS, onnx_path
 from dockyard.paths import MODEL_TRANSFORM, MODEL_WEIGHTS
 
 RUNTIMES = ("torch", "onnx")
 # Keys of the ONNX file's metadata: what it was exported from, to refuse a stale export.
-META_WEIGHTS = "dockyard.weights_sha256"
-META_TRANSFORM = "dockyard.transform_sha256"
-META_TASK = "dockyard.task"
-
-
-def onnx_path(model_dir: str | Path) -> Path:
-    """Where `dockyard export` writes a model folder's ONNX file: beside the folder (not in
-    it, which DVC tracks as the train stage's output)."""
-    model_dir = Path(model_dir)
-    return model_dir.with_name(model_dir.name + ".onnx")
 
 
 class TorchRuntime:

@@ -19,10 +19,21 @@ from typing import Any
 from dockyard.errors import DataError
 from dockyard.io import atomic_path, file_sha256
 from dockyard.paths import MODEL_TRANSFORM, MODEL_WEIGHTS
-from dockyard.serve.runtime import META_TASK, META_TRANSFORM, META_WEIGHTS, onnx_path
 
 FORMATS = ("onnx",)
 OPSET = 18
+
+# metadata the export writes into the ONNX file, checked when it is loaded
+META_WEIGHTS = "dockyard.weights_sha256"
+META_TRANSFORM = "dockyard.transform_sha256"
+META_TASK = "dockyard.task"
+
+
+def onnx_path(model_dir: str | Path) -> Path:
+    """Where `dockyard export` writes a model folder's ONNX file: beside the folder (not in
+    it, which DVC tracks as the train stage's output)."""
+    model_dir = Path(model_dir)
+    return model_dir.with_name(model_dir.name + ".onnx")
 
 
 def export_onnx(model_dir: str | Path, output: str | Path | None = None) -> Path:
