@@ -1,5 +1,22 @@
-"""Watching a model after release: drift statistics and their verdicts (`drift`), the
-monitor's runs (`run` for `dockyard monitor`, `pipeline` for the monitor stage), decay
-(`performance`), and retraining as a pull request (`retrain`). Adding a batch is data
-work (`dockyard.data.append`); the pull-request calls live at the GitHub boundary
-(`dockyard.github`). The commands' wiring is in `commands`."""
+"""Watching a model after release: drift statistics and their verdicts (`drift`), one
+batch checked against the training data (`check`), the monitor's runs (`run` for
+`dockyard monitor`, `pipeline` for the monitor stage), its settings (`policy`), the
+project's files (`project`), decay (`performance`), the markdown section (`render`) and
+retraining as a pull request (`retrain`). Adding a batch is data work
+(`dockyard.data.append`); the pull-request calls live at the GitHub boundary
+(`dockyard.github`); the command line is `dockyard.cli.monitor`.
+
+The package face names its modules and imports none of them.
+"""
+
+__all__ = [
+    "check",
+    "drift",
+    "performance",
+    "pipeline",
+    "policy",
+    "project",
+    "render",
+    "retrain",
+    "run",
+]
