@@ -24,9 +24,21 @@ def _module_file(name: str) -> Path | None:
 
 
 def _has_code(init: Path) -> bool:
-    """Whether a package's __init__.py does more than hold a docstring."""
+    """Whether a package's __init__.py does more than hold a docstring and the names of its
+    public modules (`__all__` of strings changes nothing a stage runs)."""
     body = ast.parse(init.read_text(encoding="utf-8")).body
-    return any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in body)
+
+    def inert(node: ast.stmt) -> bool:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            return True
+        return (
+            isinstance(node, ast.Assign)
+            and [getattr(t, "id", None) for t in node.targets] == ["__all__"]
+            and isinstance(node.value, ast.List | ast.Tuple)
+            and all(isinstance(e, ast.Constant) for e in node.value.elts)
+        )
+
+    return not all(inert(n) for n in body)
 
 
 def _imported(path: Path, module: str) -> set[str]:
