@@ -63,12 +63,13 @@ def _tables(work: Path, rows: int, seed: int, scenario: str) -> tuple[Path, Path
 
 def _dockyard(reference: Path, current: Path) -> tuple[float, list[str]]:
     import pandas as pd
+    from tests.helpers import drift_policy
 
     from dockyard.monitor.drift import table_drift
 
     ref, cur = pd.read_parquet(reference), pd.read_parquet(current)
     start = time.perf_counter()
-    results = table_drift(ref, cur)
+    results = table_drift(ref, cur, None, drift_policy())
     seconds = time.perf_counter() - start
     return seconds, [r.column for r in results if r.drifted]
 

@@ -44,6 +44,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.helpers import drift_policy  # noqa: E402  (conf/monitor/default.yaml's values)
+
 from dockyard.monitor.drift import (  # noqa: E402
     DriftPolicy,
     adjust_together,
@@ -132,7 +135,7 @@ def run_cell(
         held_out = make_table(round(rows * HELD_OUT), rng, scenario, "reference")
         current = make_table(rows, rng, scenario)
         start = time.perf_counter()
-        policy = DriftPolicy(seed=repeat, bootstrap=bootstrap)
+        policy = drift_policy(seed=repeat, bootstrap=bootstrap)
         results = judge(reference, current, held_out, policy)
         seconds.append(time.perf_counter() - start)
         is_target = [
@@ -201,7 +204,7 @@ def main() -> None:
     parser.add_argument("--power-repeats", type=int, default=50)
     parser.add_argument("--large-repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--bootstrap", type=int, default=DriftPolicy().bootstrap)
+    parser.add_argument("--bootstrap", type=int, default=drift_policy().bootstrap)
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -212,7 +215,7 @@ def main() -> None:
             repeats = args.large_repeats if rows >= 1_000_000 else repeats
             cells.append(run_cell(scenario, rows, repeats, args.seed, args.bootstrap))
             print(json.dumps(cells[-1]), file=sys.stderr, flush=True)
-    policy = DriftPolicy(bootstrap=args.bootstrap)
+    policy = drift_policy(bootstrap=args.bootstrap)
     print(
         f"Policy: fdr={policy.fdr}, numeric_threshold={policy.numeric_threshold}, "
         f"categorical_threshold={policy.categorical_threshold}, "

@@ -175,3 +175,29 @@ def customers(rows: int = 1500, seed: int = 7) -> pd.DataFrame:
     table.loc[rng.random(rows) < 0.04, "income"] = np.nan
     table.loc[rng.random(rows) < 0.04, "region"] = None
     return table
+
+
+def section_defaults(section: str) -> dict:
+    """A config group's defaults as conf/ states them (conf/SECTION/default.yaml)."""
+    import yaml
+
+    return yaml.safe_load((ROOT / "conf" / section / "default.yaml").read_text())
+
+
+def validated_section(section: str, **changes: object):
+    """conf/SECTION/default.yaml with `changes`, checked as `dockyard compose` checks it
+    (in the committed params.yaml's company); the typed section, or the ConfigError."""
+    import yaml
+
+    from dockyard.config import validate
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params[section] = {**section_defaults(section), **changes}
+    return validate(params, source=f"conf/{section}")[section]
+
+
+def drift_policy(**changes: object):
+    """The drift statistics' policy of conf/monitor/default.yaml, with `changes`."""
+    from dockyard.monitor.policy import drift_policy as from_section
+
+    return from_section({**section_defaults("monitor"), **changes})

@@ -1,5 +1,6 @@
 """Datasets kept as folders of batch files: reading, the window, `data add FOLDER`,
-`data append` (refusing as ingest would, changing nothing), and the monitor's policy."""
+`data append` (refusing as ingest would, changing nothing). The monitor's policy and the
+window rule are checked with the config (test_monitor.py, test_config.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ import yaml
 
 from dockyard.data.readers import BATCH_ROWS_ATTR
 from dockyard.data.sources import previous_window, synthetic, table_file, window_files
-from dockyard.errors import ConfigError, DataError
-from dockyard.monitor.policy import check_monitor_policy, check_window
+from dockyard.errors import DataError
 
 from .helpers import run
 
@@ -121,54 +121,6 @@ def test_batch_folder_refusals(tmp_path: Path) -> None:
     orders(5, 3).to_csv(single, index=False)
     with pytest.raises(DataError, match="single file, not a folder of batches"):
         table_file(str(single), window=2)
-
-
-# ----------------------------------------------------------------------------- policy
-
-
-def test_monitor_policy_is_checked_with_one_paragraph() -> None:
-    good = {
-        "fdr": 0.05,
-        "numeric_threshold": 0.1,
-        "categorical_threshold": 0.05,
-        "alpha": 0.05,
-        "retrain_on": ["drift", "decay"],
-    }
-    policy = check_monitor_policy(good)
-    assert policy.drift.categorical_threshold == 0.05 and policy.retrain_on == ("drift", "decay")
-    bad = [
-        ({"fdr": 1.5}, "'fdr' must be a number in (0, 1), found 1.5"),
-        ({"numeric_threshold": -1}, "'numeric_threshold' must be a number in [0, inf)"),
-        ({"retrain_on": ["drift", "weekly"]}, "'retrain_on' names 'weekly'"),
-        ({"retrain_on": "drift"}, "'retrain_on' must be a list"),
-        ({"bootstrap": 2.5}, "'bootstrap' must be a whole number >= 0"),
-        ({"fdr_rate": 0.1}, "unknown key(s) fdr_rate"),
-    ]
-    for change, message in bad:
-        with pytest.raises(ConfigError) as error:
-            check_monitor_policy({**good, **change}, source="conf/monitor")
-        assert message in str(error.value) and "conf/monitor/" in str(error.value)
-    with pytest.raises(ConfigError, match="required key"):
-        check_monitor_policy({k: v for k, v in good.items() if k != "alpha"})
-
-
-def test_the_window_lives_in_data_window_and_the_source_reads_it() -> None:
-    folder = {"name": "shop", "window": 3, "source": {"path": "data/shop", "window": 3}}
-    check_window(folder)  # as composed from `window: ${data.window}`
-    check_window({"name": "digits", "source": {"name": "digits"}})
-    for data in (
-        {"name": "digits", "window": 3, "source": {"name": "digits"}},  # not read: silent
-        {"name": "shop", "window": None, "source": {"window": 2}},  # a second truth
-    ):
-        with pytest.raises(ConfigError, match="set in one place, data.window"):
-            check_window(data, source="conf/")
-
-
-def test_the_committed_params_hold_a_valid_monitor_policy() -> None:
-    from .helpers import ROOT
-
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    check_monitor_policy(params["monitor"])
 
 
 # ----------------------------------------------------------------------------- add, append

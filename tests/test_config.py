@@ -120,6 +120,11 @@ def test_precision_auto_follows_the_model_on_a_gpu_only() -> None:
         # one place for the optimizer's settings: a value written elsewhere is never ignored
         (["train.optimizer.lr=0.5"], ["train.optimizer.lr is 0.5 but train.lr is 0.001"]),
         (["logger=wandb"], ["needs the 'wandb' package", 'pip install -e ".[wandb]"']),
+        # the sections only `dockyard monitor` and `dockyard promote` read, checked here too
+        (["monitor.fdr=1.5"], ["'monitor.fdr' must be a number in (0, 1)", "conf/monitor/"]),
+        (["monitor.retrain_on=[weekly]"], ["'monitor.retrain_on' names 'weekly'"]),
+        (["promotion.protected=[production]"], ["'promotion.protected' names production"]),
+        (["+data.window=3"], ["data.window is 3 but data.source.window is None"]),
     ],
 )
 def test_bad_compose_is_refused_cleanly(

@@ -14,7 +14,6 @@ from scipy.spatial.distance import jensenshannon
 from dockyard.errors import ConfigError, DataError
 from dockyard.monitor import drift
 from dockyard.monitor.drift import (
-    DriftPolicy,
     adjust_together,
     benjamini_hochberg,
     chi2_homogeneity,
@@ -27,10 +26,13 @@ from dockyard.monitor.drift import (
     wasserstein_sorted,
 )
 
+from .helpers import drift_policy, validated_section
+
 LABELS = [f"c{k}" for k in range(8)]
 UNIFORM = np.full(8, 1 / 8)
 FIVE_POINTS = np.r_[0.175, np.full(7, 0.825 / 7)]  # c0 from 12.5% to 17.5%, the rest shrink
-NO_BOOTSTRAP = DriftPolicy(bootstrap=0)  # verdicts do not depend on the interval
+POLICY = drift_policy()  # conf/monitor/default.yaml
+NO_BOOTSTRAP = drift_policy(bootstrap=0)  # verdicts do not depend on the interval
 
 
 def synthetic_table(
@@ -149,7 +151,7 @@ def test_jensen_shannon_matches_scipy_base_2(seed: int) -> None:
 def test_five_point_shift_scores_above_the_categorical_threshold() -> None:
     score = jensenshannon(UNIFORM, FIVE_POINTS, base=2)
     assert score == pytest.approx(0.0596, abs=1e-4)
-    assert DriftPolicy().categorical_threshold < score < 0.1  # 0.1 (Evidently's) misses it
+    assert POLICY.categorical_threshold < score < 0.1  # 0.1 (Evidently's) misses it
 
 
 @pytest.mark.parametrize("levels", [2, 3, 8, 20])
@@ -215,7 +217,7 @@ def test_benjamini_hochberg_matches_scipy(seed: int) -> None:
 def test_missing_values_and_unseen_categories_are_reported_as_shares() -> None:
     reference = pd.Series([1.0, 2.0, np.nan, 4.0, np.inf, 3.0, 2.5, 1.5])
     current = pd.Series([np.nan, np.nan, 1.0, 2.0])
-    result = feature_drift(reference, current, "numeric", column="x")
+    result = feature_drift(reference, current, "numeric", POLICY, column="x")
     assert (result.n_reference, result.n_current) == (6, 2)
     assert (result.missing_reference, result.missing_current) == (0.25, 0.5)
     assert result.unseen_current is None
@@ -224,7 +226,7 @@ def test_missing_values_and_unseen_categories_are_reported_as_shares() -> None:
 
     words = pd.Series(["a", "b", "a", None, "c", "a"], dtype=object)
     later = pd.Series(["a", "d", "d", None, None, "b", "e", "a"], dtype="string")
-    result = feature_drift(words, later, "categorical", column="w")
+    result = feature_drift(words, later, "categorical", POLICY, column="w")
     assert (result.n_reference, result.n_current) == (5, 6)
     assert result.missing_reference == pytest.approx(1 / 6)
     assert result.missing_current == pytest.approx(2 / 8)
@@ -239,11 +241,11 @@ def test_pandas_categories_match_on_labels_not_codes() -> None:
     declared category no reference row uses still counts as unseen."""
     reference = pd.Series(pd.Categorical(["x", "y", "y"], categories=["y", "x", "z"]))
     current = pd.Series(pd.Categorical(["z", "y", "x", "x"], categories=["x", "y", "z"]))
-    result = feature_drift(reference, current, "categorical", column="c")
+    result = feature_drift(reference, current, "categorical", POLICY, column="c")
     assert result.effect == pytest.approx(jensenshannon([2, 1, 0], [1, 2, 1], base=2))
     assert result.unseen_current == pytest.approx(1 / 4)
     same = feature_drift(
-        reference.astype(object), current.astype(object), "categorical", column="c"
+        reference.astype(object), current.astype(object), "categorical", POLICY, column="c"
     )
     assert (same.statistic, same.p_value) == pytest.approx((result.statistic, result.p_value))
 
@@ -254,6 +256,7 @@ def test_prediction_drift_on_one_series_is_adjusted_over_itself() -> None:
         pd.Series(rng.choice(3, 5000, p=[0.5, 0.3, 0.2])),
         pd.Series(rng.choice(3, 5000, p=[0.3, 0.3, 0.4])),
         "categorical",
+        POLICY,
         column="prediction",
     )
     assert classes.p_adjusted == classes.p_value < 1e-10
@@ -262,6 +265,7 @@ def test_prediction_drift_on_one_series_is_adjusted_over_itself() -> None:
         pd.Series(rng.normal(size=3000)),
         pd.Series(rng.normal(size=3000)),
         "numeric",
+        POLICY,
         column="prediction",
     )
     assert not values.drifted
@@ -271,7 +275,7 @@ def test_prediction_drift_on_one_series_is_adjusted_over_itself() -> None:
 def test_table_drift_adjusts_across_features_and_reports_json() -> None:
     rng = np.random.default_rng(4)
     reference, current = synthetic_table(3000, rng), synthetic_table(3000, rng, shift=0.5)
-    results = table_drift(reference, current)
+    results = table_drift(reference, current, None, POLICY)
     assert [r.column for r in results] == list(reference.columns)
     assert {r.kind for r in results} == {"numeric", "categorical"}
     adjusted = benjamini_hochberg([r.p_value for r in results])
@@ -323,7 +327,7 @@ def test_a_missing_share_change_needs_significance_and_the_effect_floor() -> Non
     )
     assert few_rows.missing.effect == 0.125 and few_rows.missing.p_value > 0.05  # Fisher
     assert not few_rows.drifted
-    strict = DriftPolicy(bootstrap=0, missing_threshold=0.02)
+    strict = drift_policy(bootstrap=0, missing_threshold=0.02)
     found = feature_drift(
         with_missing(values[0], 0.10), with_missing(values[1], 0.15), "numeric", strict
     )
@@ -366,7 +370,10 @@ def test_values_outside_the_expected_range_are_a_signal_of_their_own() -> None:
     )
     assert one_sided.out_of_range.current == pytest.approx(np.mean(current < -3.5))
     assert one_sided.out_of_range.p_value < 1e-10 and not one_sided.out_of_range.drifted
-    assert feature_drift(pd.Series(reference), pd.Series(current), "numeric").out_of_range is None
+    assert (
+        feature_drift(pd.Series(reference), pd.Series(current), "numeric", POLICY).out_of_range
+        is None
+    )
 
 
 def test_every_signal_and_the_predictions_are_one_benjamini_hochberg_family() -> None:
@@ -404,7 +411,7 @@ def test_every_signal_and_the_predictions_are_one_benjamini_hochberg_family() ->
 def test_all_missing_or_constant_columns_give_no_false_verdict() -> None:
     reference = pd.DataFrame({"x": [1.0, 1.0, 1.0], "y": [1.0, 2.0, 3.0]})
     current = pd.DataFrame({"x": [1.0, 1.0], "y": [np.nan, np.nan]})
-    x, y = table_drift(reference, current, {"x": "numeric", "y": "numeric"})
+    x, y = table_drift(reference, current, {"x": "numeric", "y": "numeric"}, POLICY)
     assert (x.effect, x.p_value, x.drifted) == (0.0, 1.0, False)
     assert (y.n_current, y.missing_current, y.p_value, y.drifted) == (0, 1.0, 1.0, False)
     assert y.to_dict()["effect"] is None
@@ -413,25 +420,25 @@ def test_all_missing_or_constant_columns_give_no_false_verdict() -> None:
 def test_intervals_are_reproducible_and_independent_of_other_columns() -> None:
     rng = np.random.default_rng(5)
     reference, current = synthetic_table(800, rng), synthetic_table(800, rng, shift=0.3)
-    alone = table_drift(reference[["num_0"]], current[["num_0"]])[0]
-    together = table_drift(reference, current)[0]
+    alone = table_drift(reference[["num_0"]], current[["num_0"]], None, POLICY)[0]
+    together = table_drift(reference, current, None, POLICY)[0]
     assert (alone.effect_low, alone.effect_high) == (together.effect_low, together.effect_high)
-    other_seed = table_drift(reference[["num_0"]], current[["num_0"]], None, DriftPolicy(seed=1))
+    other_seed = table_drift(reference[["num_0"]], current[["num_0"]], None, drift_policy(seed=1))
     assert other_seed[0].effect_high != alone.effect_high
 
 
 def test_user_mistakes_raise_errors_that_say_how_to_fix_them() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]})
     with pytest.raises(DataError, match="'missing'.*in both tables"):
-        table_drift(frame, frame, {"missing": "numeric"})
+        table_drift(frame, frame, {"missing": "numeric"}, POLICY)
     with pytest.raises(DataError, match="'s' is monitored as numeric.*Declare it 'categorical'"):
-        table_drift(frame, frame, {"s": "numeric"})
+        table_drift(frame, frame, {"s": "numeric"}, POLICY)
     with pytest.raises(ConfigError, match="kind 'number'"):
-        table_drift(frame, frame, {"a": "number"})
+        table_drift(frame, frame, {"a": "number"}, POLICY)
     with pytest.raises(DataError, match="current data has no rows"):
-        table_drift(frame, frame.iloc[:0])
-    with pytest.raises(ConfigError, match=r"monitor.fdr must be in \(0, 1\), got 1.5"):
-        DriftPolicy(fdr=1.5)
+        table_drift(frame, frame.iloc[:0], None, POLICY)
+    with pytest.raises(ConfigError, match=r"'monitor.fdr' must be a number in \(0, 1\), found 1.5"):
+        validated_section("monitor", fdr=1.5)
     assert infer_kinds(frame) == {"a": "numeric", "s": "categorical"}
 
 
@@ -482,7 +489,7 @@ def test_real_shifts_are_found_at_a_million_rows_and_nothing_else() -> None:
             "cat_1": categorical(rng.choice(8, rows, p=UNIFORM)),
         }
     )
-    results = {r.column: r for r in table_drift(reference, current)}
+    results = {r.column: r for r in table_drift(reference, current, None, POLICY)}
     assert [c for c, r in results.items() if r.drifted] == ["num_0", "cat_0"]
     assert results["num_0"].effect_low < 0.2 < results["num_0"].effect_high
     assert results["num_0"].effect_high - results["num_0"].effect_low < 0.02
@@ -495,7 +502,7 @@ def test_a_tiny_real_shift_is_significant_but_not_drift_at_large_n() -> None:
     rng = np.random.default_rng(7)
     reference = pd.Series(rng.standard_normal(500_000, dtype=np.float32))
     current = pd.Series(rng.standard_normal(500_000, dtype=np.float32) + np.float32(0.02))
-    result = feature_drift(reference, current, "numeric", column="x")
+    result = feature_drift(reference, current, "numeric", POLICY, column="x")
     assert result.p_value < 1e-6
     assert result.effect < 0.05 and not result.drifted
 
@@ -518,7 +525,7 @@ def test_numeric_interval_covers_the_true_effect(shift: float, scale: float) -> 
             pd.Series(rng.standard_normal(300)),
             pd.Series(rng.normal(shift, scale, 300)),
             "numeric",
-            DriftPolicy(seed=repeat),
+            drift_policy(seed=repeat),
             column="x",
         )
         covered += result.effect_low <= true <= result.effect_high
@@ -537,7 +544,7 @@ def test_categorical_interval_covers_the_true_effect(shares: np.ndarray) -> None
             categorical(rng.choice(8, 300, p=UNIFORM)),
             categorical(rng.choice(8, 300, p=shares)),
             "categorical",
-            DriftPolicy(seed=repeat),
+            drift_policy(seed=repeat),
             column="c",
         )
         covered += result.effect_low <= true <= result.effect_high
@@ -550,6 +557,8 @@ def test_categorical_interval_covers_the_true_effect(shares: np.ndarray) -> None
 def test_no_drift_at_a_million_rows_flags_nothing() -> None:
     rng = np.random.default_rng(8)
     for _ in range(3):
-        results = table_drift(synthetic_table(1_000_000, rng), synthetic_table(1_000_000, rng))
+        results = table_drift(
+            synthetic_table(1_000_000, rng), synthetic_table(1_000_000, rng), None, POLICY
+        )
         assert not any(r.drifted for r in results)
         assert max(r.effect for r in results) < 0.01

@@ -22,7 +22,7 @@ from dockyard.monitor.check import expected_ranges
 from dockyard.monitor.drift import benjamini_hochberg
 from dockyard.monitor.performance import decay_report
 
-from .helpers import clone_reproduced, make_project, project_env, run
+from .helpers import clone_reproduced, make_project, project_env, run, validated_section
 
 FOLDER = "data/shop"
 SHAPE = dict(numeric=4, categorical=2, positive_rate=0.25)
@@ -220,6 +220,36 @@ def test_expected_ranges_prefer_the_soft_expectation_to_the_hard_limits() -> Non
         "spend": (0.0, 950.0),
         "num_3": (-5.0, 5.0),
     }
+
+
+# ----------------------------------------------------------------------------- policy
+
+
+def test_monitor_policy_is_checked_with_one_paragraph() -> None:
+    from dockyard.config import load_params
+    from dockyard.errors import ConfigError
+    from dockyard.monitor.policy import monitor_policy
+
+    from .helpers import ROOT
+
+    policy = monitor_policy(validated_section("monitor", categorical_threshold=0.05))
+    assert policy.drift.categorical_threshold == 0.05 and policy.retrain_on == ("drift", "decay")
+    assert monitor_policy(load_params(ROOT / "params.yaml").monitor).drift.bootstrap == 500
+    bad = [
+        ({"fdr": 1.5}, "'monitor.fdr' must be a number in (0, 1), found 1.5"),
+        ({"numeric_threshold": -1}, "'monitor.numeric_threshold' must be a number in [0, inf)"),
+        ({"retrain_on": ["drift", "weekly"]}, "'monitor.retrain_on' names 'weekly'"),
+        ({"retrain_on": "drift"}, "'monitor.retrain_on' has the wrong type"),
+        ({"bootstrap": 2.5}, "'monitor.bootstrap' has the wrong type"),
+        ({"bins": 1}, "'monitor.bins' must be 2 or more, found 1"),
+        ({"fdr_rate": 0.1}, "unknown config key 'monitor.fdr_rate'"),
+    ]
+    for change, message in bad:
+        with pytest.raises(ConfigError) as error:
+            validated_section("monitor", **change)
+        assert message in str(error.value) and "conf/" in str(error.value)
+    with pytest.raises(ConfigError, match=r"required key\(s\) monitor.alpha"):
+        validated_section("monitor", alpha="???")  # OmegaConf's mark of a missing value
 
 
 # ----------------------------------------------------------------------------- decay, pure

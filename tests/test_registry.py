@@ -19,11 +19,11 @@ import yaml
 from dockyard.errors import ConfigError
 from dockyard.registry import git
 from dockyard.registry.gate import Candidate, Placement, compare_metric, judge
-from dockyard.registry.policy import check_policy
+from dockyard.registry.policy import promotion_policy
 from dockyard.registry.resolve import fetch_error, resolve_spec
 from dockyard.registry.versions import Event, ever_held, next_version, parse_spec, stage_holder
 
-from .helpers import ROOT, at, run
+from .helpers import ROOT, at, run, validated_section
 from .s3_server import S3Remote, run_s3, s3_remote  # noqa: F401
 
 # The registry's commands; switch to ["dockyard"] once dockyard.cli wires add_commands.
@@ -34,17 +34,16 @@ def dockyard(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
     return run([*DOCKYARD, *args], cwd, check=check)
 
 
-def default_policy(**changes: object) -> dict:
-    raw = yaml.safe_load((ROOT / "conf/promotion/default.yaml").read_text())
-    raw.update(changes)
-    return raw
+def default_policy(**changes: object):
+    """conf/promotion/default.yaml with `changes`, validated as `dockyard compose` does."""
+    return promotion_policy(validated_section("promotion", **changes))
 
 
 # ----------------------------------------------------------------------------- policy
 
 
 def test_default_policy_is_valid() -> None:
-    policy = check_policy(default_policy())
+    policy = default_policy()
     assert policy.stages == ("staging", "prod")
     assert policy.protected == ("prod",)
     assert policy.previous_stage("prod") == "staging"
@@ -56,23 +55,40 @@ def test_default_policy_is_valid() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"stagez": ["x"]}, "unknown key(s) stagez"),
-        ({"protected": ["production"]}, "'protected' names production"),
+        ({"stagez": ["x"]}, "unknown config key 'promotion.stagez'"),
+        ({"protected": ["production"]}, "'promotion.protected' names production"),
         ({"stages": ["staging", "staging"]}, "lists a stage twice"),
         ({"stages": ["pro d"]}, "invalid stage name"),
-        ({"alpha": 1.5}, "'alpha' must be a significance level"),
-        ({"tolerance": -0.1}, "'tolerance' must be a relative difference"),
-        ({"primary": "test/latency"}, "'primary' must be auto or a metric key"),
-        ({"floor": "high"}, "'floor' must be a number or null"),
-        ({"require_clean_validation": "yes"}, "must be true or false"),
-        ({"metrics": ["test/nope"]}, "'metrics' names test/nope"),
+        ({"alpha": 1.5}, "'promotion.alpha' must be a number in (0, 1), found 1.5"),
+        ({"tolerance": -0.1}, "'promotion.tolerance' must be a number in [0, 1)"),
+        ({"primary": "test/latency"}, "'promotion.primary' must be auto or a metric key"),
+        ({"floor": "high"}, "'promotion.floor' has the wrong type"),
+        ({"require_clean_validation": "maybe"}, "'promotion.require_clean_validation' has the"),
+        ({"metrics": ["test/nope"]}, "'promotion.metrics' names test/nope"),
     ],
 )
 def test_policy_refusals_name_the_key(change: dict, expected: str) -> None:
     with pytest.raises(ConfigError) as error:
-        check_policy(default_policy(**change))
+        default_policy(**change)
     assert expected in str(error.value)
-    assert "conf/promotion/" in str(error.value)
+    assert "conf/" in str(error.value)
+
+
+def test_policy_is_read_validated_from_params(tmp_path: Path) -> None:
+    from dockyard.registry.policy import load_policy
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert load_policy(ROOT) == default_policy()
+    params["promotion"]["protected"] = ["production"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(
+        ConfigError, match=r"'promotion.protected' names production.*conf/promotion/"
+    ):
+        load_policy(tmp_path)
+    del params["promotion"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match=r"`- promotion: default`"):
+        load_policy(tmp_path)
 
 
 # ----------------------------------------------------------------------------- gate
@@ -104,7 +120,7 @@ def test_single_seed_uses_the_tolerance() -> None:
 
 
 def test_gate_reports_every_failed_rule_with_numbers() -> None:
-    policy = check_policy(default_policy(floor=0.9))
+    policy = default_policy(floor=0.9)
     candidate = Candidate(
         "v2.0.0",
         "b" * 40,
@@ -139,7 +155,7 @@ def test_gate_reports_every_failed_rule_with_numbers() -> None:
     assert "'failed'" in failed["data validation"]
     # the same candidate into staging with a clean report passes those rules
     ok = judge(
-        check_policy(default_policy()),
+        default_policy(),
         "model",
         Candidate("v2.0.0", "b" * 40, candidate.values, "classification", {"status": "passed"}),
         Placement("staging"),

@@ -24,7 +24,6 @@ def _compose(args: argparse.Namespace) -> int:
     root = Path(args.root)
     params_path = root / PARAMS_FILE
     text = compose_params(args.overrides, root)
-    _check_policies(text)
     if args.check:
         current = params_path.read_text(encoding="utf-8") if params_path.is_file() else ""
         if current == text:
@@ -57,20 +56,6 @@ def _compose(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_policies(params_text: str) -> None:
-    """The sections only the registry and the monitor read, checked where they are given:
-    a policy compose accepts never fails `dockyard promote` or `dockyard monitor` later."""
-    import yaml
-
-    from dockyard.monitor.policy import check_monitor_policy, check_window
-    from dockyard.registry.policy import check_policy
-
-    params = yaml.safe_load(params_text) or {}
-    check_policy(params.get("promotion") or {}, source="conf/promotion (params.yaml: promotion)")
-    check_monitor_policy(params.get("monitor") or {}, source="conf/monitor (params.yaml: monitor)")
-    check_window(params.get("data") or {}, source="conf/data (params.yaml: data)")
-
-
 def _use(args: argparse.Namespace) -> int:
     from dockyard.config import PARAMS_FILE, compose_params, set_default, write_params
 
@@ -87,7 +72,6 @@ def _use(args: argparse.Namespace) -> int:
         previous = set_default(group, option, root)
         changes.append(f"{group}: {previous} -> {option}")
     text = compose_params([], root)
-    _check_policies(text)
     write_params(text, root / PARAMS_FILE)
     print(f"conf/config.yaml defaults: {'; '.join(changes)}. Rewrote params.yaml.")
     print("Commit both (git add conf/config.yaml params.yaml); then `dvc repro`.")
@@ -212,6 +196,6 @@ def add_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentPa
         "order use it); default: the one date/time column without missing values",
     )
     add.add_argument("--force", action="store_true", help="replace an existing conf/data/NAME.yaml")
-    from dockyard.monitor.commands import add_append_parser
+    from dockyard.cli.monitor import add_append_parser
 
     add_append_parser(data_commands, root)

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
 from dockyard.config.defaults import CONFIG_DIR, CONFIG_NAME, PARAMS_FILE
-from dockyard.config.rules import check_values, did_you_mean
+from dockyard.config.rules import GROUP_SECTIONS, check_values, did_you_mean
 from dockyard.config.schema import Config
 from dockyard.errors import ConfigError
 
@@ -91,9 +91,15 @@ def validate(cfg: DictConfig | dict, source: str = PARAMS_FILE) -> DictConfig:
         ) from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
+        sections = [k for k in missing if k in GROUP_SECTIONS]
+        hint = "".join(
+            f" The {k} section comes from conf/{k}/: add `- {k}: default` to the defaults "
+            "list of conf/config.yaml."
+            for k in sections
+        )
         raise ConfigError(
             f"{source}: required key(s) {', '.join(missing)} have no value. Set them in conf/ "
-            "and run `dockyard compose` again."
+            f"and run `dockyard compose` again.{hint}"
         )
     check_values(merged, source)
     return merged

@@ -7,6 +7,7 @@ params.yaml, with one paragraph saying what to change.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,15 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from dockyard.config.schema import (
+    ALL,
+    AUTO,
     CHOICES,
     DTYPES,
+    INTERVALS,
     LOGGER_PACKAGES,
     LOWER_BOUNDS,
     NUMERIC_DTYPES,
+    RETRAIN_TRIGGERS,
     TARGETS,
 )
 from dockyard.errors import ConfigError
@@ -47,8 +52,21 @@ def check_values(cfg: DictConfig, source: str) -> None:
         if value is None:  # an optional setting left unset
             continue
         if value < low or (value == low and not inclusive):
-            word = "0 or more" if inclusive else "positive"
-            refuse(f"'{key}' must be {word}, found {value}.")
+            if low == 0:
+                word = "0 or more" if inclusive else "positive"
+            else:
+                word = f"{low:g} or more" if inclusive else f"more than {low:g}"
+            refuse(f"'{key}' must be {word}, found {value}.{_fix(key)}")
+    for key, (low, high, low_open, high_open) in INTERVALS.items():
+        value = OmegaConf.select(cfg, key)
+        inside = (
+            math.isfinite(value)
+            and (value > low if low_open else value >= low)
+            and (value < high if high_open else value <= high)
+        )
+        if not inside:
+            span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+            refuse(f"'{key}' must be a number in {span}, found {value!r}.{_fix(key)}")
     for key in TARGETS:
         target = OmegaConf.select(cfg, key + "._target_")
         if not isinstance(target, str) or "." not in target:
@@ -64,6 +82,19 @@ def check_values(cfg: DictConfig, source: str) -> None:
         message = rule(cfg)
         if message:
             refuse(message)
+
+
+# Sections composed from a config group of their own, whose refusals name its folder.
+GROUP_SECTIONS = ("monitor", "promotion")
+# GTO's rule for artifact and stage names (gto.constants.name): letters, digits, '-', '_', '/'.
+STAGE_NAME = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?$")
+
+
+def _fix(key: str) -> str:
+    section = key.split(".")[0]
+    if section not in GROUP_SECTIONS:
+        return ""
+    return f" Fix it in conf/{section}/ (or your override) and run `dockyard compose`."
 
 
 def _target_exists(key: str, target: str) -> str | None:
@@ -367,6 +398,100 @@ def _rule_loggers(cfg: DictConfig) -> str | None:
     return None
 
 
+def _rule_window(cfg: DictConfig) -> str | None:
+    """data.window must be read by the dataset's source (`window: ${data.window}`, which
+    `dockyard data add FOLDER` writes): a window the source ignores would silently train
+    on every batch, and a window written into the source alone is a second truth."""
+    data = cfg.data
+    window, reads = data.window, data.source.get("window")
+    if window != reads:
+        return (
+            f"data.window is {window!r} but data.source.window is {reads!r}. The window of a "
+            "batch folder is set in one place, data.window, and the source reads it (source: "
+            "window: ${data.window}, as `dockyard data add FOLDER` writes it); only batch "
+            f"folders take a window. Fix conf/data/{data.name}.yaml or the override."
+        )
+    return None
+
+
+def _rule_retrain_on(cfg: DictConfig) -> str | None:
+    triggers = list(cfg.monitor.retrain_on)
+    strange = [t for t in triggers if t not in RETRAIN_TRIGGERS]
+    if strange:
+        return (
+            f"'monitor.retrain_on' names {', '.join(map(repr, strange))}; the triggers are "
+            f"{', '.join(RETRAIN_TRIGGERS)} (an empty list: never retrain automatically)."
+            f"{_fix('monitor')}"
+        )
+    return None
+
+
+def _rule_stages(cfg: DictConfig) -> str | None:
+    promotion = cfg.promotion
+    for key in ("stages", "protected"):
+        names = list(promotion[key])
+        bad = [n for n in names if not STAGE_NAME.match(n)]
+        if bad:
+            return (
+                f"'promotion.{key}' has invalid stage name(s) {', '.join(map(repr, bad))}: GTO "
+                f"allows letters, digits, '-', '_' and '/' (not first or last).{_fix('promotion')}"
+            )
+        if len(set(names)) != len(names):
+            return f"'promotion.{key}' lists a stage twice: {names}.{_fix('promotion')}"
+    stages = list(promotion.stages)
+    if not stages:
+        return (
+            "'promotion.stages' must list at least one stage, e.g. [staging, prod], found []."
+            f"{_fix('promotion')}"
+        )
+    stray = [s for s in promotion.protected if s not in stages]
+    if stray:
+        return (
+            f"'promotion.protected' names {', '.join(stray)}, which is not in "
+            f"'promotion.stages' ({', '.join(stages)}).{_fix('promotion')}"
+        )
+    branch = promotion.branch
+    if not branch.strip() or " " in branch.strip():
+        return (
+            f"'promotion.branch' must be a branch name such as main, found {branch!r}."
+            f"{_fix('promotion')}"
+        )
+    return None
+
+
+def _rule_promotion_metrics(cfg: DictConfig) -> str | None:
+    from dockyard.metrics import higher_is_better
+
+    primary, metrics = cfg.promotion.primary, cfg.promotion.metrics
+    if primary != AUTO and higher_is_better(primary) is None:
+        return (
+            "'promotion.primary' must be auto or a metric key whose direction dockyard knows "
+            f"(e.g. test/accuracy, test/rmse), found {primary!r}.{_fix('promotion')}"
+        )
+    if metrics is None or metrics == ALL:  # null reads as all
+        return None
+    keys = list(metrics) if OmegaConf.is_list(metrics) else None
+    if not keys or not all(isinstance(k, str) for k in keys):
+        return (
+            "'promotion.metrics' must be all or a non-empty list of metric keys, found "
+            f"{_shown(metrics)}.{_fix('promotion')}"
+        )
+    unknown = [k for k in keys if higher_is_better(k) is None]
+    if unknown:
+        return (
+            f"'promotion.metrics' names {', '.join(unknown)}, whose direction dockyard does not "
+            "know (metric keys look like test/accuracy, test/log_loss, test/rmse)."
+            f"{_fix('promotion')}"
+        )
+    return None
+
+
+def _shown(value: Any) -> str:
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    return repr(value)
+
+
 _RULES = (
     _rule_seeds,
     _rule_split,
@@ -378,4 +503,8 @@ _RULES = (
     _rule_devices,
     _rule_optimizer,
     _rule_loggers,
+    _rule_window,
+    _rule_retrain_on,
+    _rule_stages,
+    _rule_promotion_metrics,
 )

@@ -8,6 +8,7 @@ where dockyard is not imported, so the composed result is checked against them i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,13 @@ LOGGER_PACKAGES = {
     "wandb": ("wandb", "wandb"),
 }
 
+# What makes `dockyard retrain` act on a new batch (monitor.retrain_on): drift in features
+# or predictions, decay of a test metric, or every new batch.
+RETRAIN_TRIGGERS = ("drift", "decay", "new_batch")
+# promotion.primary: `auto` (the task's primary metric) or a metric key; promotion.metrics:
+# `all` (every metric whose direction dockyard.metrics knows) or a list of keys.
+AUTO, ALL = "auto", "all"
+
 CHOICES: dict[str, tuple[Any, ...]] = {
     "data.task": TASKS,
     "model.input": MODEL_INPUTS,
@@ -80,6 +88,22 @@ LOWER_BOUNDS: dict[str, tuple[float, bool]] = {
     "train.early_stopping.min_delta": (0.0, True),
     "trainer.num_nodes": (0, False),
     "data.window": (0, False),
+    "monitor.bootstrap": (0, True),
+    "monitor.bins": (2, True),
+    "monitor.seed": (0, True),
+}
+# key -> (low, high, whether low is outside, whether high is outside): a finite number in
+# that interval, written (0, 1), [0, 1), [0, inf) in refusals
+INTERVALS: dict[str, tuple[float, float, bool, bool]] = {
+    "monitor.fdr": (0.0, 1.0, True, True),
+    "monitor.numeric_threshold": (0.0, math.inf, False, True),
+    "monitor.categorical_threshold": (0.0, 1.0, False, False),
+    "monitor.missing_threshold": (0.0, 1.0, False, False),
+    "monitor.out_of_range_threshold": (0.0, 1.0, False, False),
+    "monitor.confidence": (0.0, 1.0, True, True),
+    "monitor.alpha": (0.0, 1.0, True, True),
+    "promotion.alpha": (0.0, 1.0, True, True),
+    "promotion.tolerance": (0.0, 1.0, False, True),
 }
 # Settings that name a class or function to build (`_target_`).
 TARGETS = ("data.source", "model.net", "train.optimizer")
@@ -208,6 +232,41 @@ class TrainConfig:
 
 
 @dataclass
+class MonitorConfig:
+    """Drift and decay verdicts on a new batch (`monitor` group; conf/monitor/default.yaml
+    gives each value's reason, dockyard.monitor.drift.DriftPolicy each statistic's)."""
+
+    fdr: float = MISSING
+    numeric_threshold: float = MISSING
+    categorical_threshold: float = MISSING
+    missing_threshold: float = MISSING
+    out_of_range_threshold: float = MISSING
+    bootstrap: int = MISSING
+    bins: int = MISSING
+    confidence: float = MISSING
+    seed: int = MISSING
+    alpha: float = MISSING
+    retrain_on: list[str] = MISSING
+
+
+@dataclass
+class PromotionConfig:
+    """When a version may enter a stage (`promotion` group; conf/promotion/default.yaml)."""
+
+    stages: list[str] = MISSING
+    protected: list[str] = MISSING
+    branch: str = MISSING
+    # auto (the task's primary metric) or a metric key
+    primary: str = MISSING
+    floor: float | None = MISSING
+    # all, or a list of metric keys
+    metrics: Any = MISSING
+    alpha: float = MISSING
+    tolerance: float = MISSING
+    require_clean_validation: bool = MISSING
+
+
+@dataclass
 class Config:
     seed: int = MISSING
     seeds: list[int] = MISSING
@@ -220,9 +279,9 @@ class Config:
     # extra experiment loggers beside DVCLive: name -> Lightning logger config (`logger` group)
     logger: dict[str, Any] = field(default_factory=dict)
     # the promotion gate's policy (`promotion` group; read by dockyard promote, no stage)
-    promotion: dict[str, Any] = field(default_factory=dict)
+    promotion: PromotionConfig = MISSING
     # drift monitoring's settings (`monitor` group; read by dockyard monitor)
-    monitor: dict[str, Any] = field(default_factory=dict)
+    monitor: MonitorConfig = MISSING
 
 
 def default_seed(cfg: Any) -> int:

@@ -67,6 +67,9 @@ _Z_MIN_EXPECTED = 5.0
 class DriftPolicy:
     """When a difference counts as drift, and how the effect-size interval is estimated.
 
+    The values live in conf/monitor/ (dockyard.config checks them; `monitor.policy`
+    builds this from the validated section); what each one means and why:
+
     fdr: Benjamini-Hochberg false-discovery rate across the features of one table. With
       no drift at all it bounds the chance that any feature is flagged.
     numeric_threshold: Wasserstein distance / reference std. A mean shift of s standard
@@ -95,33 +98,15 @@ class DriftPolicy:
       interval does not depend on which other columns are tested.
     """
 
-    fdr: float = 0.05
-    numeric_threshold: float = 0.1
-    categorical_threshold: float = 0.04
-    missing_threshold: float = 0.1
-    out_of_range_threshold: float = 0.05
-    bootstrap: int = 500
-    bins: int = 128
-    confidence: float = 0.95
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        checks = [
-            ("fdr", 0 < self.fdr < 1, "in (0, 1)"),
-            ("numeric_threshold", self.numeric_threshold >= 0, ">= 0"),
-            ("categorical_threshold", 0 <= self.categorical_threshold <= 1, "in [0, 1]"),
-            ("missing_threshold", 0 <= self.missing_threshold <= 1, "in [0, 1]"),
-            ("out_of_range_threshold", 0 <= self.out_of_range_threshold <= 1, "in [0, 1]"),
-            ("bootstrap", self.bootstrap >= 0, ">= 0"),
-            ("bins", self.bins >= 2, ">= 2"),
-            ("confidence", 0 < self.confidence < 1, "in (0, 1)"),
-        ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ConfigError(
-                    f"monitor.{name} must be {expected}, got {getattr(self, name)!r}. "
-                    f"Fix it in conf/monitor/ or with an override (monitor.{name}=...)."
-                )
+    fdr: float
+    numeric_threshold: float
+    categorical_threshold: float
+    missing_threshold: float
+    out_of_range_threshold: float
+    bootstrap: int
+    bins: int
+    confidence: float
+    seed: int
 
     def threshold(self, kind: str) -> float:
         return self.numeric_threshold if kind == NUMERIC else self.categorical_threshold
@@ -295,14 +280,13 @@ def compare_feature(
     reference: pd.Series,
     current: pd.Series,
     kind: str,
-    policy: DriftPolicy | None = None,
+    policy: DriftPolicy,
     column: str | None = None,
     expected_range: Range | None = None,
 ) -> FeatureDrift:
     """Every signal of one series, each p-value unadjusted and no verdict yet: the
     comparisons `adjust_together` judges as one family. `expected_range` (numbers only)
     adds the share of values outside it as a signal."""
-    policy = policy or DriftPolicy()
     name = column if column is not None else str(reference.name)
     if kind not in EFFECT_NAMES:
         raise ConfigError(
@@ -328,14 +312,13 @@ def feature_drift(
     reference: pd.Series,
     current: pd.Series,
     kind: str,
-    policy: DriftPolicy | None = None,
+    policy: DriftPolicy,
     column: str | None = None,
     expected_range: Range | None = None,
 ) -> FeatureDrift:
     """One series compared on its own, its signals adjusted over themselves (with a
     single test the adjusted p-value is the raw one); `table_drift` and the monitor
     adjust across everything they compare instead."""
-    policy = policy or DriftPolicy()
     result = compare_feature(reference, current, kind, policy, column, expected_range)
     return adjust_together([result], policy)[0]
 
@@ -343,13 +326,12 @@ def feature_drift(
 def compare_table(
     reference: pd.DataFrame,
     current: pd.DataFrame,
-    kinds: Mapping[str, str] | None = None,
-    policy: DriftPolicy | None = None,
+    kinds: Mapping[str, str] | None,
+    policy: DriftPolicy,
     ranges: Mapping[str, Range] | None = None,
 ) -> list[FeatureDrift]:
     """`compare_feature` for every column in `kinds` (default: `infer_kinds(reference)`),
     with its expected range from `ranges`; unadjusted."""
-    policy = policy or DriftPolicy()
     kinds = dict(kinds) if kinds is not None else infer_kinds(reference)
     ranges = ranges or {}
     by_name = [{str(c): c for c in frame.columns} for frame in (reference, current)]
@@ -371,13 +353,12 @@ def compare_table(
 def table_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
-    kinds: Mapping[str, str] | None = None,
-    policy: DriftPolicy | None = None,
+    kinds: Mapping[str, str] | None,
+    policy: DriftPolicy,
     ranges: Mapping[str, Range] | None = None,
 ) -> list[FeatureDrift]:
     """Every column in `kinds` (default: `infer_kinds(reference)`), all signals
     BH-adjusted together."""
-    policy = policy or DriftPolicy()
     return adjust_together(compare_table(reference, current, kinds, policy, ranges), policy)
 
 

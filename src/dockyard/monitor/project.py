@@ -14,7 +14,7 @@ from dockyard.config import PARAMS_FILE, load_params
 from dockyard.data.readers import BATCH_SUFFIXES, batch_files
 from dockyard.data.sources import table_file
 from dockyard.errors import DataError
-from dockyard.monitor.policy import SECTION, MonitorPolicy, check_monitor_policy
+from dockyard.monitor.policy import MonitorPolicy, monitor_policy
 from dockyard.paths import VALIDATION_REPORT, model_dir, seed_dir, split_path
 
 TABLE_FILE_SOURCE = "dockyard.data.sources.table_file"
@@ -24,9 +24,9 @@ MONITOR_FILE = "eval/monitor.json"
 
 
 def load_settings(root: Path) -> tuple[Any, MonitorPolicy]:
-    """params.yaml, validated, and its monitor policy."""
+    """params.yaml, validated (its monitor section with it), and its monitor policy."""
     cfg = load_params(root / PARAMS_FILE)
-    return cfg, check_monitor_policy(cfg.get(SECTION) or {}, f"{PARAMS_FILE} ({SECTION})")
+    return cfg, monitor_policy(cfg.monitor)
 
 
 def dataset_batches(data_cfg: Any, root: Path) -> list[Path] | None:
