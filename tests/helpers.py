@@ -201,3 +201,140 @@ def drift_policy(**changes: object):
     from dockyard.monitor.policy import drift_policy as from_section
 
     return from_section({**section_defaults("monitor"), **changes})
+
+
+# ----------------------------------------------------------------------------- GitHub's API
+
+
+class FakeGitHub:
+    """Just enough of GitHub's REST API, in memory, on 127.0.0.1: the issue comments of
+    pull request acme/ml#7 (130 comments by people, one of which pasted dockyard's marker)
+    and acme/ml's pull requests (a person's, and a fork's that happens to use the retrain
+    prefix). The one place GitHub is faked: dockyard.github is the seam it stands behind."""
+
+    def __init__(self, marker: str) -> None:
+        from http.server import ThreadingHTTPServer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _GitHubHandler)
+        self.server.fake = self  # type: ignore[attr-defined]
+        human = {"login": "octocat", "type": "User"}
+        self.comments: list[dict] = [
+            {"id": i, "body": f"human comment {i}", "html_url": f"u/{i}", "user": human}
+            for i in range(1, 131)
+        ]
+        # someone pasted the marker into their own comment: it must never be taken over
+        self.comments[3]["body"] = f"{marker} fake report: everything is better"
+        repo = {"full_name": "acme/ml"}
+        mine = {
+            "number": 3,
+            "title": "Add a feature",
+            "body": "mine",
+            "state": "open",
+            "head": {"ref": "feature/x", "repo": repo},
+            "base": {"ref": "main"},
+            "html_url": "https://github.test/acme/ml/pull/3",
+        }
+        fork = {
+            **mine,
+            "number": 4,
+            "head": {"ref": "retrain/2024-01-01", "repo": {"full_name": "someone/ml"}},
+        }
+        self.pulls: list[dict] = [mine, fork]
+        self.requests: list[tuple[str, str]] = []
+        self.forbidden = False  # comments: the token may not write
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> FakeGitHub:
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _github_handler():
+    import json
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        @property
+        def fake(self) -> FakeGitHub:
+            return self.server.fake  # type: ignore[attr-defined]
+
+        def _reply(self, code: int, payload: object) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _body(self) -> dict:
+            return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.fake.requests.append(("GET", self.path))
+            assert self.headers["Authorization"] == "Bearer t0ken"
+            path, _, query = self.path.partition("?")
+            params = dict(p.split("=") for p in query.split("&"))
+            page, size = int(params["page"]), int(params["per_page"])
+            if path == "/repos/acme/ml/pulls":
+                assert params["state"] == "open"
+                items = [p for p in self.fake.pulls if p["state"] == "open"]
+            else:
+                assert path == "/repos/acme/ml/issues/7/comments"
+                items = self.fake.comments
+            self._reply(200, items[(page - 1) * size : page * size])
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.fake.requests.append(("POST", self.path))
+            body = self._body()
+            if self.path == "/repos/acme/ml/pulls":
+                number = 10 + len(self.fake.pulls)
+                pull = {
+                    "number": number,
+                    "title": body["title"],
+                    "body": body["body"],
+                    "state": "open",
+                    "head": {"ref": body["head"], "repo": {"full_name": "acme/ml"}},
+                    "base": {"ref": body["base"]},
+                    "html_url": f"https://github.test/acme/ml/pull/{number}",
+                }
+                self.fake.pulls.append(pull)
+                return self._reply(201, pull)
+            assert self.path == "/repos/acme/ml/issues/7/comments"
+            if self.fake.forbidden:
+                return self._reply(403, {"message": "Resource not accessible by integration"})
+            comment = {
+                "id": 1000 + len(self.fake.comments),
+                "body": body["body"],
+                "user": {"login": "github-actions[bot]", "type": "Bot"},
+            }
+            comment["html_url"] = f"u/{comment['id']}"
+            self.fake.comments.append(comment)
+            self._reply(201, comment)
+
+        def do_PATCH(self) -> None:  # noqa: N802
+            self.fake.requests.append(("PATCH", self.path))
+            number = int(self.path.rsplit("/", 1)[1])
+            if self.path.startswith("/repos/acme/ml/pulls/"):
+                item = next(p for p in self.fake.pulls if p["number"] == number)
+            else:
+                assert self.path.startswith("/repos/acme/ml/issues/comments/")
+                item = next(c for c in self.fake.comments if c["id"] == number)
+            item.update(self._body())
+            self._reply(200, item)
+
+    return Handler
+
+
+_GitHubHandler = _github_handler()

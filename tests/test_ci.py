@@ -6,15 +6,13 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from dockyard.github import MARKER, GitHub, GitHubError, upsert_comment
 
-from .helpers import ROOT, project_env, run
+from .helpers import ROOT, FakeGitHub, project_env, run
 
 WORKFLOWS = ROOT / ".github/workflows"
 
@@ -65,81 +63,10 @@ def test_workflows_follow_the_security_rules() -> None:
 # ----------------------------------------------------------------------------- GitHub seam
 
 
-class FakeGitHub(ThreadingHTTPServer):
-    """Just enough of GitHub's issue-comments API, in memory, on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        human = {"login": "octocat", "type": "User"}
-        self.comments: list[dict] = [
-            {"id": i, "body": f"human comment {i}", "html_url": f"u/{i}", "user": human}
-            for i in range(1, 131)
-        ]
-        # someone pasted the marker into their own comment: it must never be taken over
-        self.comments[3]["body"] = f"{MARKER} fake report: everything is better"
-        self.requests: list[tuple[str, str]] = []
-        self.forbidden = False
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: FakeGitHub
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _reply(self, code: int, payload: object) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _body(self) -> dict:
-        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.server.requests.append(("GET", self.path))
-        assert self.headers["Authorization"] == "Bearer t0ken"
-        path, _, query = self.path.partition("?")
-        params = dict(p.split("=") for p in query.split("&"))
-        page, size = int(params["page"]), int(params["per_page"])
-        assert path == "/repos/acme/ml/issues/7/comments"
-        self._reply(200, self.server.comments[(page - 1) * size : page * size])
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.server.requests.append(("POST", self.path))
-        if self.server.forbidden:
-            return self._reply(403, {"message": "Resource not accessible by integration"})
-        comment = {
-            "id": 1000 + len(self.server.comments),
-            "body": self._body()["body"],
-            "user": {"login": "github-actions[bot]", "type": "Bot"},
-        }
-        comment["html_url"] = f"u/{comment['id']}"
-        self.server.comments.append(comment)
-        self._reply(201, comment)
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        self.server.requests.append(("PATCH", self.path))
-        number = int(self.path.rsplit("/", 1)[1])
-        comment = next(c for c in self.server.comments if c["id"] == number)
-        comment["body"] = self._body()["body"]
-        self._reply(200, comment)
-
-
 @pytest.fixture
 def github():
-    server = FakeGitHub()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with FakeGitHub(MARKER) as server:
+        yield server
 
 
 def test_one_comment_created_then_updated_in_place(github: FakeGitHub) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +15,12 @@ import pytest
 from scipy import stats as sp
 
 from dockyard.data.sources import synthetic
-from dockyard.github import GitHub, create_pull, find_retrain_pull, open_pulls, update_pull
+from dockyard.github import MARKER, GitHub, create_pull, find_retrain_pull, open_pulls, update_pull
 from dockyard.monitor.check import expected_ranges
 from dockyard.monitor.drift import benjamini_hochberg
 from dockyard.monitor.performance import decay_report
 
-from .helpers import clone_reproduced, make_project, project_env, run, validated_section
+from .helpers import FakeGitHub, clone_reproduced, make_project, project_env, run, validated_section
 
 FOLDER = "data/shop"
 SHAPE = dict(numeric=4, categorical=2, positive_rate=0.25)
@@ -298,101 +296,13 @@ def test_decay_needs_seed_noise_and_sampling_noise_both_cleared() -> None:
 # ----------------------------------------------------------------------------- GitHub
 
 
-class FakePulls(ThreadingHTTPServer):
-    """Just enough of GitHub's pulls API, in memory, on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _PullsHandler)
-        repo = {"full_name": "acme/ml"}
-        self.pulls: list[dict] = [  # a person's pull request, never to be touched
-            {
-                "number": 3,
-                "title": "Add a feature",
-                "body": "mine",
-                "state": "open",
-                "head": {"ref": "feature/x", "repo": repo},
-                "base": {"ref": "main"},
-                "html_url": "https://github.test/acme/ml/pull/3",
-            },
-        ]
-        # someone's fork happens to use the prefix: not ours either
-        self.pulls.append(
-            {
-                **self.pulls[0],
-                "number": 4,
-                "head": {"ref": "retrain/2024-01-01", "repo": {"full_name": "someone/ml"}},
-            }
-        )
-        self.requests: list[tuple[str, str]] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _PullsHandler(BaseHTTPRequestHandler):
-    server: FakePulls
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _reply(self, code: int, payload: object) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _body(self) -> dict:
-        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.server.requests.append(("GET", self.path))
-        assert self.headers["Authorization"] == "Bearer t0ken"
-        path, _, query = self.path.partition("?")
-        params = dict(p.split("=") for p in query.split("&"))
-        assert path == "/repos/acme/ml/pulls" and params["state"] == "open"
-        page, size = int(params["page"]), int(params["per_page"])
-        opened = [p for p in self.server.pulls if p["state"] == "open"]
-        self._reply(200, opened[(page - 1) * size : page * size])
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.server.requests.append(("POST", self.path))
-        assert self.path == "/repos/acme/ml/pulls"
-        body = self._body()
-        number = 10 + len(self.server.pulls)
-        pull = {
-            "number": number,
-            "title": body["title"],
-            "body": body["body"],
-            "state": "open",
-            "head": {"ref": body["head"], "repo": {"full_name": "acme/ml"}},
-            "base": {"ref": body["base"]},
-            "html_url": f"https://github.test/acme/ml/pull/{number}",
-        }
-        self.server.pulls.append(pull)
-        self._reply(201, pull)
-
-    def do_PATCH(self) -> None:  # noqa: N802
-        self.server.requests.append(("PATCH", self.path))
-        number = int(self.path.rsplit("/", 1)[1])
-        pull = next(p for p in self.server.pulls if p["number"] == number)
-        pull.update(self._body())
-        self._reply(200, pull)
-
-
 @pytest.fixture
 def github():
-    server = FakePulls()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with FakeGitHub(MARKER) as server:
+        yield server
 
 
-def test_one_retraining_pull_request_is_found_and_updated(github: FakePulls) -> None:
+def test_one_retraining_pull_request_is_found_and_updated(github: FakeGitHub) -> None:
     client = GitHub("t0ken", github.url)
     assert find_retrain_pull(open_pulls(client, "acme/ml"), "acme/ml", "main") is None
     created = create_pull(client, "acme/ml", "retrain/2024-06-03", "main", "Retrain", "x" * 70000)
@@ -411,7 +321,7 @@ def test_one_retraining_pull_request_is_found_and_updated(github: FakePulls) -> 
 
 @pytest.mark.slow
 def test_retrain_opens_one_pull_request_and_updates_it(
-    shop: Path, tmp_path: Path, github: FakePulls
+    shop: Path, tmp_path: Path, github: FakeGitHub
 ) -> None:
     project = clone_reproduced(shop, tmp_path / "p")
     origin = tmp_path / "origin.git"
