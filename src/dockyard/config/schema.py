@@ -1,7 +1,10 @@
 """The structured config: every key of params.yaml, typed, and the values each accepts.
 
-Defaults live in conf/ only: the dataclasses type the settings and hold no defaults of
-their own (MISSING), so a setting conf/ leaves out is reported, never silently filled.
+Defaults live in conf/: a setting conf/ sets is MISSING here, so leaving it out is
+reported, never silently filled. The exceptions are optional by nature and their default
+means "not given": a schema column's checks (`nullable: false`, no `ge`/`le`/`isin`, not a
+key), `data.rows`/`data.window`/`data.image_shape` (None: not a generated table, no
+window, not an image) and `logger` (no extra logger).
 They are not registered in Hydra's ConfigStore: DVC composes conf/ in its own process,
 where dockyard is not imported, so the composed result is checked against them instead.
 """
