@@ -236,7 +236,7 @@ def test_regression_trains_with_mse_and_reports_in_target_units(tmp_path) -> Non
     net.load_state_dict(result["state"])
     net.eval()
     card = {"task": "regression", "features": transform.output_columns}
-    metrics, plots = evaluate(ModelArtifact(net, card, transform, tmp_path), *arrays["test"])
+    metrics, plots = evaluate(ModelArtifact(tmp_path, card, transform, net=net), *arrays["test"])
     actual = np.array([p["actual"] for p in plots["predictions"]])
     predicted = np.array([p["predicted"] for p in plots["predictions"]])
     np.testing.assert_allclose(actual, splits["test"]["target"], atol=1e-4)

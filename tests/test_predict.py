@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,88 @@ def test_compiled_transform_equals_the_reference_bit_for_bit(encoding: str, impu
         assert x.dtype == expected.dtype and np.array_equal(x, expected)
 
 
+# ----------------------------------------------------------------------------- the model folder
+
+MODEL_FILES = ("model.json", "model.pt", "transform.json")
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Counter:
+    """Opens of each file in `folder` from here on (Path.read_*, open(), torch.load)."""
+    import builtins
+    import io
+
+    folder, reads, real = folder.resolve(), Counter(), io.open
+
+    def counting(file, *args, **kwargs):
+        if isinstance(file, str | Path) and Path(file).resolve().parent == folder:
+            reads[Path(file).name] += 1
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counting)
+    monkeypatch.setattr(builtins, "open", counting)
+    return reads
+
+
+def small_model_folder(folder: Path) -> pd.DataFrame:
+    """An untrained network on the customers table saved as a model folder; the rows."""
+    from dockyard.models.artifact import save_model
+    from dockyard.models.nets import build_model
+
+    table = customers(200, seed=5)
+    policy = {
+        "numeric_impute": "median",
+        "scale": "standard",
+        "categorical_impute": "missing",
+        "encoding": "onehot",
+        "unknown_category": "ignore",
+    }
+    transform = fit_transform(table, target="label", task="classification", policy=policy)
+    net_cfg = {"_target_": "dockyard.models.nets.MLP", "hidden": [8]}
+    net = build_model(net_cfg, len(transform.output_columns), len(transform.classes))
+    columns = {c: {"dtype": "float64", "nullable": True} for c in ("age", "income", "score")}
+    columns |= {c: {"dtype": "str", "nullable": True} for c in ("region", "plan", "label")}
+    card = {
+        "task": "classification",
+        "target": "label",
+        "keys": [],
+        "schema": {"strict": True, "columns": columns},
+        "features": transform.output_columns,
+        "outputs": len(transform.classes),
+        "classes": transform.classes,
+        "net": net_cfg,
+    }
+    folder.parent.mkdir(parents=True)
+    (folder.parent / "transform.json").write_text(transform.to_json())
+    save_model(folder, net.state_dict(), card, folder.parent / "transform.json")
+    return table
+
+
+def test_a_model_folder_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The card, transform and weights are read once into one ModelArtifact, which the
+    scorer, its runtime and the version share: no file of the folder is read twice."""
+    from dockyard.io import file_sha256
+    from dockyard.models.artifact import load_model, read_model
+    from dockyard.serve.scoring import Scorer
+
+    folder = tmp_path / "models/seed-0"
+    table = small_model_folder(folder)
+    digests = {name: file_sha256(folder / name) for name in MODEL_FILES}
+    reads = count_reads(monkeypatch, folder)
+    model = read_model(folder)
+    scorer = Scorer(model)
+    scored = scorer.score(scorer.schema.check_pandas(table.drop(columns="label")))
+    assert reads == dict.fromkeys(MODEL_FILES, 1)
+    assert scorer.model is model and scorer.runtime.artifact is model
+    assert model.sha256 == digests and scorer.version["weights_sha256"] == digests["model.pt"]
+    assert scored.rows == len(table)
+    # the eager loader (evaluation, export) reads each file once as well, and agrees
+    reads.clear()
+    loaded = load_model(folder)
+    assert reads == dict.fromkeys(MODEL_FILES, 1)
+    x = scorer.transform.features(scorer.schema.check_pandas(table))[0]
+    assert np.array_equal(loaded.predict(x), model.predict(x))
+
+
 # ----------------------------------------------------------------------------- reading
 
 
@@ -272,6 +355,28 @@ def test_predict_reproduces_the_evaluate_stage_metrics(
 
 
 @pytest.mark.slow
+def test_batch_prediction_reads_the_model_folder_once(
+    customers_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A committed model's version (its commit, found by comparing the folder's md5s with
+    dvc.lock) comes from the digests taken when the folder was read, not a second read."""
+    from dockyard.serve.batch import predict_file
+    from dockyard.serve.scoring import Scorer
+
+    folder = customers_model / MODEL
+    reads = count_reads(monkeypatch, folder)
+    scorer = Scorer(folder)
+    test_split = customers_model / "data/prepared/test.parquet"
+    result = predict_file(scorer, test_split, tmp_path / "scored.parquet", progress=None)
+    assert result.scored == len(pd.read_parquet(test_split))
+    assert (
+        scorer.version["git_commit"]
+        == run(["git", "rev-parse", "HEAD"], customers_model).stdout.strip()
+    )
+    assert reads == dict.fromkeys(MODEL_FILES, 1)
+
+
+@pytest.mark.slow
 def test_predict_csv_with_text_and_missing_values(customers_model: Path, tmp_path: Path) -> None:
     rows = split_rows(customers_model)
     source = tmp_path / "incoming.csv"
@@ -319,7 +424,7 @@ def test_bad_rows_are_refused_or_skipped_with_reasons(
     rows = split_rows(customers_model).drop(columns="label").astype({"age": object})
     rows.loc[3, "age"] = "old"
     rows.loc[5, "plan"] = "platinum"
-    rows.loc[7, "score"] = 5.0
+    rows.loc[7, "score"] = -5.0  # the drafted sign is hard (the drafted maximum is soft)
     source = tmp_path / "bad.csv"
     rows.to_csv(source, index=False)
     out = tmp_path / "scored.parquet"
@@ -329,7 +434,7 @@ def test_bad_rows_are_refused_or_skipped_with_reasons(
     assert "3 row(s) that break the model's schema" in message
     assert "age: not a number (the column is int64), 1 row(s): row 3: 'old'" in message
     assert "plan: not one of the allowed values (basic, plus, pro), 1 row(s): row 5" in message
-    assert "score: above the maximum (le: 1.1), 1 row(s): row 7: 5.0" in message
+    assert "score: below the minimum (ge: 0), 1 row(s): row 7: -5.0" in message
     assert "--invalid skip" in message and not list(tmp_path.glob("scored*"))
     skipped = dockyard(customers_model, "predict", str(source), "-o", str(out), "--invalid", "skip")
     assert f"scored {len(rows) - 3:,} of {len(rows):,} rows" in skipped.stderr

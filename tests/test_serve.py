@@ -259,6 +259,8 @@ def registered(customers_model: Path, tmp_path_factory: pytest.TempPathFactory):
 
     project = tmp_path_factory.mktemp("registered") / "project"
     shutil.copytree(customers_model, project, symlinks=True)
+    for log in project.glob("serve-*.log"):  # other tests' server logs: not the project's
+        log.unlink()
     dockyard(project, "use", "data=customers")  # register wants conf/ alone to give params
     run(["git", "commit", "-qam", "customers by default"], project)
     dockyard(project, "register")

@@ -42,6 +42,8 @@ def _is_registry_spec(spec: str) -> bool:
 def _enter_root(args: argparse.Namespace, *paths: str) -> None:
     """Work in the project root (--root), with the files the user named kept as given:
     relative to where the command was run."""
+    if os.path.realpath(args.root) == os.path.realpath(os.curdir):
+        return  # already there: paths stay as given (and messages show them so)
     for name in paths:
         if getattr(args, name, None):
             setattr(args, name, os.path.abspath(getattr(args, name)))

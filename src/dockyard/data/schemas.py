@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from dockyard.config.schema import NUMERIC_DTYPES
 from dockyard.errors import ValidationFailed, shorten
 
 _EXAMPLES_PER_CHECK = 5
@@ -23,7 +24,9 @@ _TABLE_CHECKS = {
 }
 
 
-NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8")
+# the dtypes whose text values are reported as "text in a ... column": every numeric one but
+# bool, whose text ("true", "yes") pandera's dtype check judges
+_NUMBERS = tuple(d for d in NUMERIC_DTYPES if d != "bool")
 DATETIME = "datetime"
 
 
@@ -232,7 +235,7 @@ def _table_problems(
             rows.append(_problem(column, f"entirely empty (all {len(values)} values missing)"))
             continue
         spec = _spec_for(str(column), schema_cfg)
-        if spec is None or spec.get("dtype") not in NUMERIC_DTYPES:
+        if spec is None or spec.get("dtype") not in _NUMBERS:
             continue
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue

@@ -9,17 +9,18 @@ Saving and loading live together here so the two can never disagree on the layou
   same weights must leave `dvc.lock` unchanged; lineage reads the commit from git);
 - `transform.json`: the featurize transform the network expects its input through.
 
-Training, evaluation, batch prediction and the HTTP server all load models through
-`load_model`, so there is one loader for every path.
+A folder is read into one `ModelArtifact`, each file once (`read_model`, or `load_model`
+to build the network at once): evaluation, the ONNX export, batch prediction, the HTTP
+server and monitoring all take that object, so there is one loader for every path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import pickle
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +34,35 @@ from dockyard.paths import MODEL_CARD, MODEL_TRANSFORM, MODEL_WEIGHTS
 # The card layout this version writes and reads; bumped when a change breaks loading.
 FORMAT = "dockyard-model/1"
 _REQUIRED = ("task", "features", "outputs", "net")
+_FILES = (MODEL_CARD, MODEL_WEIGHTS, MODEL_TRANSFORM)
 
 
-@dataclass
 class ModelArtifact:
-    """A loaded model: the network in eval mode, its card and its transform."""
+    """A model folder read once: its card, its transform, the digests of its files and the
+    network. Every file is read a single time, here; what needs a file's contents or hash
+    (the network, the ONNX export check, the version) asks this object. The network is
+    built from the weights on first use, so a caller that never runs it (ONNX Runtime)
+    never imports torch."""
 
-    net: Any  # torch.nn.Module
-    card: dict[str, Any]
-    transform: FeatureTransform
-    path: Path
+    def __init__(
+        self,
+        path: str | Path,
+        card: dict[str, Any],
+        transform: FeatureTransform,
+        *,
+        net: Any = None,  # torch.nn.Module, in eval mode
+        weights: bytes | None = None,
+        sha256: dict[str, str] | None = None,
+        md5: dict[str, str] | None = None,
+    ):
+        self.path = Path(path)
+        self.card = card
+        self.transform = transform
+        self._net = net
+        self._weights = weights
+        # file name -> hex digest, of the bytes read (md5: DVC's hash, for the version)
+        self.sha256 = sha256 or {}
+        self.md5 = md5 or {}
 
     @property
     def task(self) -> str:
@@ -51,6 +71,16 @@ class ModelArtifact:
     @property
     def classes(self) -> list[Any] | None:
         return self.card.get("classes")
+
+    @property
+    def net(self) -> Any:
+        """The network in eval mode, built from the weights read with the folder."""
+        if self._net is None:
+            if self._weights is None:
+                raise DataError(f"{self.path / MODEL_WEIGHTS} was not read with its folder.")
+            self._net = _build_net(self.card, self._weights, self.path)
+            self._weights = None
+        return self._net
 
     def predict(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
         """Class probabilities (classification) or scaled predictions (regression)."""
@@ -123,13 +153,50 @@ def save_model(
 def read_card(model_dir: str | Path) -> dict[str, Any]:
     """The card of a model folder, checked for a layout this version can load (no torch)."""
     model_dir = Path(model_dir)
+    _require_folder(model_dir)
+    return _parse_card((model_dir / MODEL_CARD).read_bytes(), model_dir)
+
+
+def read_model(model_dir: str | Path) -> ModelArtifact:
+    """The model folder as one object, each file read once (no torch: the network is built
+    when first used). Batch prediction, the HTTP server and monitoring share it."""
+    return _read(Path(model_dir), build_net=False)
+
+
+def load_model(model_dir: str | Path) -> ModelArtifact:
+    """`read_model` with the network built now (weights_only: no pickle), so weights that
+    do not match the card fail here. Training's evaluation and the ONNX export use it."""
+    return _read(Path(model_dir), build_net=True)
+
+
+def _read(model_dir: Path, *, build_net: bool) -> ModelArtifact:
+    _require_folder(model_dir)
+    blobs = {name: (model_dir / name).read_bytes() for name in _FILES}
+    card = _parse_card(blobs[MODEL_CARD], model_dir)
+    net = _build_net(card, blobs[MODEL_WEIGHTS], model_dir) if build_net else None
+    transform = FeatureTransform(**json.loads(blobs[MODEL_TRANSFORM].decode("utf-8")))
+    return ModelArtifact(
+        model_dir,
+        card,
+        transform,
+        net=net,
+        weights=None if build_net else blobs[MODEL_WEIGHTS],
+        sha256={name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()},
+        md5={
+            name: hashlib.md5(blob, usedforsecurity=False).hexdigest()
+            for name, blob in blobs.items()
+        },
+    )
+
+
+def _require_folder(model_dir: Path) -> None:
     if not model_dir.is_dir():
         raise DataError(
             f"Expected a model folder at {model_dir}, but there is none. Run `dvc repro` (the "
             "train stage writes models/seed-N/) or `dvc pull` to fetch it, or pass --model with "
             "the folder of a trained model."
         )
-    for name in (MODEL_CARD, MODEL_WEIGHTS, MODEL_TRANSFORM):
+    for name in _FILES:
         if not (model_dir / name).is_file():
             raise DataError(
                 f"Expected the model file {model_dir / name}, but it does not exist: "
@@ -137,8 +204,11 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
                 f"{MODEL_WEIGHTS}, {MODEL_CARD} and {MODEL_TRANSFORM}). Run `dvc repro` or "
                 "`dvc pull` to restore it."
             )
+
+
+def _parse_card(blob: bytes, model_dir: Path) -> dict[str, Any]:
     try:
-        card = json.loads((model_dir / MODEL_CARD).read_text(encoding="utf-8"))
+        card = json.loads(blob.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DataError(f"{model_dir / MODEL_CARD} is not valid JSON ({error}).") from None
     found = card.get("format", FORMAT) if isinstance(card, dict) else None
@@ -151,17 +221,16 @@ def read_card(model_dir: str | Path) -> dict[str, Any]:
     return card
 
 
-def load_model(model_dir: str | Path) -> ModelArtifact:
-    """Rebuild the network from its card and load its weights (weights_only: no pickle)."""
+def _build_net(card: dict[str, Any], weights: bytes, model_dir: Path) -> Any:
+    """The network the card describes, with its weights (weights_only: no pickle), in eval
+    mode."""
     import torch
 
     from dockyard.models.nets import build_model
 
-    model_dir = Path(model_dir)
-    card = read_card(model_dir)
     net = build_model(card["net"], len(card["features"]), card["outputs"])
     try:
-        state = torch.load(model_dir / MODEL_WEIGHTS, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
         net.load_state_dict(state)
     except (RuntimeError, OSError, ValueError, pickle.UnpicklingError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -170,8 +239,7 @@ def load_model(model_dir: str | Path) -> ModelArtifact:
             f"({first}). Re-train the model (`dvc repro`) or restore it (`dvc checkout`)."
         ) from None
     net.eval()
-    transform = FeatureTransform.load(model_dir / MODEL_TRANSFORM)
-    return ModelArtifact(net=net, card=card, transform=transform, path=model_dir)
+    return net
 
 
 def predict(net: Any, x: np.ndarray, task: str, batch_size: int = 65536) -> np.ndarray:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import DataError
-from dockyard.io import atomic_path, file_sha256
+from dockyard.io import atomic_path
 from dockyard.paths import MODEL_TRANSFORM, MODEL_WEIGHTS
 
 FORMATS = ("onnx",)
@@ -87,8 +87,8 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None) -> Path
             ) from None
     proto = program.model_proto
     meta = {
-        META_WEIGHTS: file_sha256(model_dir / MODEL_WEIGHTS),
-        META_TRANSFORM: file_sha256(model_dir / MODEL_TRANSFORM),
+        META_WEIGHTS: artifact.sha256[Path(MODEL_WEIGHTS).name],
+        META_TRANSFORM: artifact.sha256[Path(MODEL_TRANSFORM).name],
         META_TASK: artifact.task,
         "dockyard.features": str(width),
         "dockyard.params_hash": str((artifact.card.get("provenance") or {}).get("params_hash")),

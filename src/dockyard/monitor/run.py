@@ -46,6 +46,7 @@ def monitor_project(
     model: str | Path | None = None,
 ) -> dict[str, Any]:
     """Compare a batch with the training data of the workspace's model (see above)."""
+    from dockyard.models.artifact import read_model
     from dockyard.serve.scoring import Scorer
 
     root = Path(root)
@@ -56,7 +57,7 @@ def monitor_project(
     seeds = [int(s) for s in cfg.seeds]
     seed = _seed_of(root, Path(model), seeds) if model else seeds[0]
     model_path = require_model(Path(model) if model else seed_model(root, seeds[0]))
-    scorer = Scorer(model_path)
+    scorer = Scorer(read_model(model_path))
     held_out = [] if reference is not None else _held_out(root)
     result, scored = check_batch(
         reference_table,
@@ -112,6 +113,7 @@ def monitor_project(
 
 def _decay(root, seeds, seed, scorer, scored, current_table, policy):
     """The performance section, or None with the reason it could not be assessed."""
+    from dockyard.models.artifact import read_model
     from dockyard.serve.scoring import Scorer
 
     test_metrics = seed_test_metrics(root, seeds)
@@ -120,7 +122,7 @@ def _decay(root, seeds, seed, scorer, scored, current_table, policy):
     rows = {seed: labelled(scorer, scored)}
     for other in seeds:
         if other != seed and other in test_metrics and seed_model(root, other).is_dir():
-            other_scorer = Scorer(seed_model(root, other))
+            other_scorer = Scorer(read_model(seed_model(root, other)))
             rows[other] = labelled(other_scorer, score_table(other_scorer, current_table))
     if not len(rows[seed][0]):
         return None, "decay not assessed: no labelled row passed the model's schema"

@@ -31,6 +31,10 @@ INVALID = ("refuse", "skip")
 METADATA_KEY = b"dockyard"
 REASONS = "reasons"
 _PROGRESS_SECONDS = 2.0
+# what a refusal offers instead of fixing the rows (the HTTP server offers ?invalid=skip)
+SKIP_HINT = (
+    "score the others with --invalid skip (the rejected rows and their reasons go to a side file)"
+)
 
 
 @dataclass
@@ -127,7 +131,7 @@ def predict_file(
         if bad_total and invalid == "refuse":
             summary = summarise(failures)
             raise ValidationFailed(
-                describe(summary, str(source), scorer.schema_source, bad_total)
+                describe(summary, str(source), scorer.schema_source, bad_total, hint=SKIP_HINT)
                 + f"\nNothing was written to {output}."
             )
         writer.close()

@@ -1,5 +1,6 @@
 """The two ways to run the network: PyTorch (the model folder as trained) or ONNX Runtime
-(the file `dockyard export` writes). Both answer with float64 class probabilities
+(the file `dockyard export` writes), each over the model folder read once
+(`models.artifact.ModelArtifact`). Both answer with float64 class probabilities
 (classification) or scaled predictions (regression), and hold no mutable state between
 calls, so concurrent requests may share one runtime.
 """
@@ -12,24 +13,23 @@ from typing import Any
 import numpy as np
 
 from dockyard.errors import DataError
+from dockyard.models.artifact import ModelArtifact
 from dockyard.models.onnx import META_WEIGHTS, onnx_path
-from dockyard.paths import MODEL_TRANSFORM, MODEL_WEIGHTS
+from dockyard.paths import MODEL_WEIGHTS
 
 RUNTIMES = ("torch", "onnx")
-# Keys of the ONNX file's metadata: what it was exported from, to refuse a stale export.
 
 
 class TorchRuntime:
     name = "torch"
 
-    def __init__(self, model_dir: str | Path, threads: int | None = None):
+    def __init__(self, model: ModelArtifact, threads: int | None = None):
         import torch
-
-        from dockyard.models.artifact import load_model
 
         if threads:
             torch.set_num_threads(threads)
-        self.artifact = load_model(model_dir)
+        self.artifact = model
+        model.net  # noqa: B018 (built now: weights that do not fit the card fail at start)
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
         return self.artifact.predict(x)
@@ -40,12 +40,11 @@ class OnnxRuntime:
 
     def __init__(
         self,
-        model_dir: str | Path,
-        task: str,
+        model: ModelArtifact,
         path: str | Path | None = None,
         threads: int | None = None,
-        weights_sha256: str | None = None,
     ):
+        model_dir, task = model.path, model.task
         path = Path(path) if path else onnx_path(model_dir)
         try:
             import onnxruntime as ort
@@ -73,9 +72,10 @@ class OnnxRuntime:
                 f"Export it again with `dockyard export --model {model_dir} --format onnx`."
             ) from None
         meta = self.session.get_modelmeta().custom_metadata_map
+        weights_sha256 = model.sha256.get(MODEL_WEIGHTS)
         if weights_sha256 and meta.get(META_WEIGHTS) != weights_sha256:
             raise DataError(
-                f"{path} was exported from other weights than {Path(model_dir) / MODEL_WEIGHTS} "
+                f"{path} was exported from other weights than {model_dir / MODEL_WEIGHTS} "
                 f"holds now (sha256 {meta.get(META_WEIGHTS, 'unknown')[:12]} in the export, "
                 f"{weights_sha256[:12]} in the folder): the model was re-trained since. Export "
                 f"it again: `dockyard export --model {model_dir} --format onnx`."
@@ -100,19 +100,14 @@ class OnnxRuntime:
 
 def load_runtime(
     name: str,
-    model_dir: str | Path,
-    task: str,
+    model: ModelArtifact,
     *,
     onnx_file: str | Path | None = None,
     threads: int | None = None,
-    weights_sha256: str | None = None,
 ) -> Any:
+    """The runtime `name` over the model folder already read into `model`."""
     if name == "torch":
-        return TorchRuntime(model_dir, threads)
+        return TorchRuntime(model, threads)
     if name == "onnx":
-        return OnnxRuntime(model_dir, task, onnx_file, threads, weights_sha256)
+        return OnnxRuntime(model, onnx_file, threads)
     raise DataError(f"--runtime is {name!r}, expected one of: {', '.join(RUNTIMES)}.")
-
-
-def transform_file(model_dir: str | Path) -> Path:
-    return Path(model_dir) / MODEL_TRANSFORM

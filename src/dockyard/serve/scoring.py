@@ -1,11 +1,12 @@
 """Scoring: one table in, predictions out, the same way for batch files and HTTP requests.
 
-A `Scorer` is built once per process from a model folder: the card, the schema the model
-was trained under (minus the target), the fitted transform and a runtime. `score` checks a
+A `Scorer` is built once per process from a model folder read once into one
+`models.artifact.ModelArtifact`: the card, the schema the model was trained under (minus
+the target), the fitted transform and a runtime, all from that object. `score` checks a
 table (`data.fastcheck`), transforms the good rows (`serve.transform`), runs the network
 and returns the output columns: the key columns (or `row`), `prediction` in the user's own
 labels, `proba_<class>` per class (or the prediction in the target's units), and the
-target when the input carried it.
+target when the input carried it. Monitoring scores through the same `Scorer`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from dockyard.config.schema import NUMERIC_DTYPES
 from dockyard.data.fastcheck import Checked, CompiledSchema, Failure, to_numbers, to_text
-from dockyard.data.features import FeatureTransform
 from dockyard.errors import DataError
-from dockyard.models.artifact import read_card
-from dockyard.serve.runtime import load_runtime, transform_file
+from dockyard.models.artifact import ModelArtifact, read_model
+from dockyard.serve.runtime import load_runtime
 from dockyard.serve.transform import CompiledTransform
 from dockyard.serve.version import model_version
 
@@ -44,21 +45,25 @@ class Scored:
 
 
 class Scorer:
+    """Checks, transforms and scores tables for one model: the inference core batch
+    prediction, the HTTP server and monitoring stand on."""
+
     def __init__(
         self,
-        model_dir: str | Path,
+        model: ModelArtifact | str | Path,
         *,
         runtime: str = "torch",
         onnx_file: str | Path | None = None,
         threads: int | None = None,
     ):
-        self.model_dir = Path(model_dir)
-        self.card = read_card(self.model_dir)
+        # the folder read once; its card, transform and digests serve everything below
+        self.model = model if isinstance(model, ModelArtifact) else read_model(model)
+        self.model_dir = self.model.path
+        self.card = self.model.card
         self.task = str(self.card["task"])
         self.target = self.card.get("target")
         self.classes = self.card.get("classes")
-        transform = FeatureTransform.load(transform_file(self.model_dir))
-        self.transform = CompiledTransform(transform)
+        self.transform = CompiledTransform(self.model.transform)
         self.schema_cfg, self.schema_source = model_schema(self.card, self.model_dir)
         self.keys = model_keys(self.card, self.schema_cfg)
         features = {k: v for k, v in self.transform.columns.items() if k not in self.keys}
@@ -72,15 +77,8 @@ class Scorer:
         )
         target_spec = (self.schema_cfg.get("columns") or {}).get(self.target) or {}
         self.target_dtype = str(target_spec.get("dtype") or "")
-        self.version = model_version(self.model_dir, self.card)
-        self.runtime = load_runtime(
-            runtime,
-            self.model_dir,
-            self.task,
-            onnx_file=onnx_file,
-            threads=threads,
-            weights_sha256=self.version["weights_sha256"],
-        )
+        self.version = model_version(self.model)
+        self.runtime = load_runtime(runtime, self.model, onnx_file=onnx_file, threads=threads)
         self.version["runtime"] = self.runtime.name
         if self.task == "classification":
             self._labels = np.asarray(self.classes, dtype=object)
@@ -137,7 +135,7 @@ class Scorer:
     def target_values(self, column: Any, rows: np.ndarray) -> Any:
         """The target as carried, in its declared dtype where it reads as one (else missing)."""
         dtype = self.target_dtype
-        if dtype in ("float64", "float32", "int64", "int32", "int16", "int8", "bool"):
+        if dtype in NUMERIC_DTYPES:
             values = to_numbers(column, "float64")[0][rows]
             return _typed_numbers(values, dtype)
         text = to_text(column)

@@ -12,26 +12,28 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dockyard.io import file_sha256
+from dockyard.models.artifact import ModelArtifact
 from dockyard.paths import MODEL_WEIGHTS, seed_dir
 
 
-def model_version(model_dir: str | Path, card: dict[str, Any]) -> dict[str, Any]:
-    model_dir = Path(model_dir)
+def model_version(model: ModelArtifact) -> dict[str, Any]:
+    """The version facts of a model folder, from the digests taken when it was read."""
+    card = model.card
     provenance = card.get("provenance") or {}
     return {
-        "model": str(model_dir),
+        "model": str(model.path),
         "dataset": card.get("dataset"),
         "task": card.get("task"),
         "target": card.get("target"),
         "classes": card.get("classes"),
         "seed": card.get("seed"),
         "params_hash": provenance.get("params_hash"),
-        "weights_sha256": file_sha256(model_dir / MODEL_WEIGHTS),
-        "git_commit": commit_if_unmodified(model_dir),
+        "weights_sha256": model.sha256[MODEL_WEIGHTS],
+        "git_commit": commit_if_unmodified(model.path, model.md5),
     }
 
 
@@ -73,8 +75,11 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return result.stdout if result.returncode == 0 else None
 
 
-def commit_if_unmodified(model_dir: str | Path) -> str | None:
-    """HEAD's commit when the folder matches HEAD's dvc.lock file for file, else None."""
+def commit_if_unmodified(
+    model_dir: str | Path, known: Mapping[str, str] | None = None
+) -> str | None:
+    """HEAD's commit when the folder matches HEAD's dvc.lock file for file, else None.
+    `known` holds the md5 of files already read (by name inside the folder): not read again."""
     model_dir = Path(model_dir).resolve()
     top = _git(["rev-parse", "--show-toplevel"], model_dir)
     if not top:
@@ -94,8 +99,10 @@ def commit_if_unmodified(model_dir: str | Path) -> str | None:
     files = sorted(p for p in model_dir.rglob("*") if p.is_file())
     if {p.relative_to(model_dir).as_posix() for p in files} != set(listing):
         return None
+    known = known or {}
     for path in files:
-        if _md5(path) != listing[path.relative_to(model_dir).as_posix()]:
+        name = path.relative_to(model_dir).as_posix()
+        if (known.get(name) or _md5(path)) != listing[name]:
             return None
     return head.strip()
 
