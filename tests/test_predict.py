@@ -19,7 +19,7 @@ from dockyard.errors import ValidationFailed
 from dockyard.metrics import classification_metrics
 from dockyard.serve.transform import CompiledTransform
 
-from .helpers import customers, run
+from .helpers import customers, project_env, run
 from .serving_fixtures import MODEL, STRICT_MODEL, customers_project, dockyard, proba, split_rows
 
 # ----------------------------------------------------------------------------- generated tables
@@ -583,3 +583,38 @@ def test_refusals_exit_2_on_a_busy_machine(customers_model: Path, tmp_path: Path
         expected = "lacks the column(s) plan" if index % 2 == 0 else "does not declare: coupon"
         assert result.stderr.startswith("dockyard: error: ") and expected in result.stderr
         assert "terminate called" not in result.stderr and "Traceback" not in result.stderr
+
+
+_EXIT_AND_TORCH = (
+    "import sys\nfrom dockyard.cli import main\ntry:\n    main()\nexcept SystemExit as end:\n"
+    "    print('exit', end.code, 'torch loaded:', 'torch' in sys.modules, file=sys.stderr)"
+)
+
+
+@pytest.mark.slow
+def test_a_refused_file_is_refused_before_torch_loads(
+    customers_model: Path, tmp_path: Path
+) -> None:
+    """Batch prediction builds the network at the first rows that pass their checks: a
+    file with a missing column is refused in about a second, not after importing torch."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "no-age.csv"
+    split_rows(customers_model).drop(columns=["label", "age"]).to_csv(source, index=False)
+    command = [sys.executable, "-c", _EXIT_AND_TORCH, "predict", str(source), "-o", "x.csv"]
+    result = subprocess.run(
+        command, cwd=customers_model, env=project_env(), capture_output=True, text=True
+    )
+    assert "lacks the column(s) age" in result.stderr
+    assert "exit 2 torch loaded: False" in result.stderr
+    good = tmp_path / "good.csv"
+    split_rows(customers_model).drop(columns="label").head(20).to_csv(good, index=False)
+    # from another folder, with --root: the files named stay relative to where it ran
+    command = [sys.executable, "-c", _EXIT_AND_TORCH, "predict", "good.csv", "-o", "out.csv"]
+    command += ["--root", str(customers_model)]
+    result = subprocess.run(
+        command, cwd=tmp_path, env=project_env(), capture_output=True, text=True
+    )
+    assert "exit 0 torch loaded: True" in result.stderr, result.stderr
+    assert len(pd.read_csv(tmp_path / "out.csv")) == 20

@@ -12,7 +12,7 @@ from dockyard.errors import DockyardError
 DEFAULT_MODEL = "models/seed-0"
 
 
-def _scorer(args: argparse.Namespace) -> object:
+def _scorer(args: argparse.Namespace, eager: bool = True) -> object:
     """The model `--model` names (a folder, or NAME@vX.Y.Z / NAME@STAGE through the
     registry: the exact registered folder, fetched by DVC when the workspace lacks it)."""
     from dockyard.serve.scoring import Scorer
@@ -23,7 +23,9 @@ def _scorer(args: argparse.Namespace) -> object:
 
         resolved = resolve_spec(args.model)
         folder, registered = str(materialize(resolved, ".")), resolved
-    scorer = Scorer(folder, runtime=args.runtime, onnx_file=args.onnx, threads=args.threads)
+    scorer = Scorer(
+        folder, runtime=args.runtime, onnx_file=args.onnx, threads=args.threads, eager=eager
+    )
     if registered is not None:  # the version is the registry's, whatever the workspace holds
         scorer.version.update(
             registered=f"{registered.name}@{registered.version}",
@@ -56,8 +58,7 @@ def _predict(args: argparse.Namespace) -> int:
     from dockyard.serve.batch import predict_file, summary_line
 
     _enter_root(args, "input", "output", "onnx")
-
-    scorer = _scorer(args)
+    scorer = _scorer(args, eager=False)  # a refused file is refused before torch loads
     result = predict_file(
         scorer, args.input, args.output, invalid=args.invalid, batch_rows=args.batch_rows
     )

@@ -23,15 +23,25 @@ RUNTIMES = ("torch", "onnx")
 class TorchRuntime:
     name = "torch"
 
-    def __init__(self, model: ModelArtifact, threads: int | None = None):
+    def __init__(self, model: ModelArtifact, threads: int | None = None, eager: bool = True):
+        self.artifact, self.threads, self._ready = model, threads, False
+        if eager:  # a server builds it now: weights that do not fit the card fail at start
+            self._build()
+
+    def _build(self) -> None:
+        """torch imported and the network built, once. Batch prediction waits for the first
+        rows that pass their checks: a refused file never pays for importing torch."""
+        if self._ready:
+            return
         import torch
 
-        if threads:
-            torch.set_num_threads(threads)
-        self.artifact = model
-        model.net  # noqa: B018 (built now: weights that do not fit the card fail at start)
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        self.artifact.net  # noqa: B018
+        self._ready = True
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
+        self._build()
         return self.artifact.predict(x)
 
 
@@ -104,10 +114,12 @@ def load_runtime(
     *,
     onnx_file: str | Path | None = None,
     threads: int | None = None,
+    eager: bool = True,
 ) -> Any:
-    """The runtime `name` over the model folder already read into `model`."""
+    """The runtime `name` over the model folder already read into `model` (`eager`: torch's
+    network built now, not at the first rows scored)."""
     if name == "torch":
-        return TorchRuntime(model, threads)
+        return TorchRuntime(model, threads, eager)
     if name == "onnx":
         return OnnxRuntime(model, onnx_file, threads)
     raise DataError(f"--runtime is {name!r}, expected one of: {', '.join(RUNTIMES)}.")

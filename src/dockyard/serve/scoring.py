@@ -55,6 +55,7 @@ class Scorer:
         runtime: str = "torch",
         onnx_file: str | Path | None = None,
         threads: int | None = None,
+        eager: bool = True,
     ):
         # the folder read once; its card, transform and digests serve everything below
         self.model = model if isinstance(model, ModelArtifact) else read_model(model)
@@ -78,7 +79,9 @@ class Scorer:
         target_spec = (self.schema_cfg.get("columns") or {}).get(self.target) or {}
         self.target_dtype = str(target_spec.get("dtype") or "")
         self.version = model_version(self.model)
-        self.runtime = load_runtime(runtime, self.model, onnx_file=onnx_file, threads=threads)
+        self.runtime = load_runtime(
+            runtime, self.model, onnx_file=onnx_file, threads=threads, eager=eager
+        )
         self.version["runtime"] = self.runtime.name
         if self.task == "classification":
             self._labels = np.asarray(self.classes, dtype=object)
