@@ -109,6 +109,7 @@ def test_a_batch_whose_column_arrives_empty_is_drift(trained: Path) -> None:
     fresh.to_csv(trained / "fresh.csv", index=False)
     same = dockyard(trained, "monitor", "fresh.csv", "--output", "-", check=False)
     assert same.returncode == 0, same.stdout + same.stderr
+    assert "| `day` | datetime |" in same.stdout  # watched for missing values only
     fresh.assign(fee=np.nan).to_csv(trained / "broken.csv", index=False)
     broken = dockyard(trained, "monitor", "broken.csv", "--output", "-", check=False)
     assert broken.returncode == 1, broken.stdout + broken.stderr

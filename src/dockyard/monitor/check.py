@@ -136,7 +136,11 @@ def check_batch(
         prediction = {"tested": True, "refused_rows": refused, **judged.pop().to_dict()}
         if kind == CATEGORICAL:  # a list, so `dvc metrics show` lists none of it
             prediction["shares"] = _class_shares(*values)
-    return {"features": [f.to_dict() for f in judged], "prediction": prediction}, scored
+    features_out = [f.to_dict() for f in judged]
+    for entry in features_out:  # compared as present/missing only (see _presence)
+        if entry["column"] in dated:
+            entry["kind"] = "datetime"
+    return {"features": features_out, "prediction": prediction}, scored
 
 
 def _predictions(
