@@ -17,7 +17,6 @@ A folder's batches are read in time order when there is a time axis, else in nam
 from __future__ import annotations
 
 import csv
-import difflib
 import math
 import re
 import subprocess
@@ -29,6 +28,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from dockyard.config.rules import did_you_mean
 from dockyard.data.readers import batch_files, detect_format, read_batches, read_table
 from dockyard.errors import DataError
 from dockyard.io import plain
@@ -78,8 +78,7 @@ def add_dataset(
     else:
         table = read_table(file, format=fmt, delimiter=delimiter)
     if target not in table.columns:
-        close = difflib.get_close_matches(target, [str(c) for c in table.columns], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(target, [str(c) for c in table.columns])
         raise DataError(
             f"{relative} has no column {target!r} to use as the target.{hint} Its columns are: "
             f"{', '.join(map(str, table.columns[:30]))}."
@@ -302,8 +301,7 @@ def _time_axis(
     ]
     if chosen is not None:
         if chosen not in table.columns:
-            close = difflib.get_close_matches(chosen, [str(c) for c in table.columns], n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(chosen, [str(c) for c in table.columns])
             raise DataError(
                 f"{where} has no column {chosen!r} for --time.{hint} Its date/time columns "
                 f"are: {', '.join(datetimes) or 'none'}."
