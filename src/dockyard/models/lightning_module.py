@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Checkpoint
 from torch import nn
 from torch.nn import functional as F
 
 from dockyard.metrics import TRAIN_LOSS, VALIDATION_CURVES
 from dockyard.models import capture
+from dockyard.models.lightning_import import pl
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -328,7 +327,7 @@ class ResidentTables(pl.Callback):
             print("train: the table does not fit in GPU memory; batches are copied one by one")
 
 
-class BestWeights(Checkpoint):
+class BestWeights(pl.callbacks.Checkpoint):
     """Keeps the network's weights from the best validation epoch, in memory.
 
     What a best-only ModelCheckpoint would write to a file at each improvement and read

@@ -135,12 +135,11 @@ def fit(
     if deterministic and on_gpu(cfg):
         # deterministic cuBLAS; must be set before the first CUDA call
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    import pytorch_lightning as pl
     import torch
     from hydra.utils import instantiate
-    from pytorch_lightning.callbacks import EarlyStopping
 
     from dockyard.models.batches import TensorBatches
+    from dockyard.models.lightning_import import pl
     from dockyard.models.lightning_module import BestWeights, ResidentTables, TabularTask
     from dockyard.models.loggers import build_loggers
     from dockyard.models.nets import build_model, count_parameters
@@ -157,7 +156,9 @@ def fit(
     if task == "classification" and n_outputs < 2:
         raise DataError(
             f"The training split has a single class in {cfg.data.target!r}; "
-            "a classifier needs at least two."
+            "a classifier needs at least two.",
+            kind="single-class",
+            column=cfg.data.target,
         )
     # torch needs writable arrays; np.require copies only when the input is read-only
     x_train, y_train = (np.require(a, requirements="W") for a in train)
@@ -195,7 +196,7 @@ def fit(
     with tempfile.TemporaryDirectory(prefix="dockyard-ckpt-") as ckpt_dir:
         # the best epoch's weights, kept in memory: no file written and read back per epoch
         best = BestWeights(monitor=stopping.monitor, mode=stopping.mode)
-        early_stopping = EarlyStopping(
+        early_stopping = pl.callbacks.EarlyStopping(
             monitor=stopping.monitor,
             mode=stopping.mode,
             patience=stopping.patience,
