@@ -6,15 +6,19 @@ Benchmarks import this module (not conftest.py, which only holds pytest fixtures
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from dockyard.errors import ERROR_FILE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a dockyard project consists of (generated outputs are left out on purpose).
@@ -44,13 +48,27 @@ def project_env() -> dict[str, str]:
 
 
 def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, cwd=cwd, env=project_env(), capture_output=True, text=True)
+    """Run a command in a project; `result.errors` holds the records of the dockyard errors
+    it (or a stage it started) exited on, oldest first (`DockyardError.record`)."""
+    with tempfile.TemporaryDirectory(prefix="dockyard-errors-") as folder:
+        records = Path(folder) / "errors.jsonl"
+        env = project_env()
+        env[ERROR_FILE_ENV] = str(records)
+        result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+        lines = records.read_text().splitlines() if records.exists() else []
+    result.errors = [json.loads(line) for line in lines]
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}"
             f"\n--- stderr\n{result.stderr}"
         )
     return result
+
+
+def error_of(result: subprocess.CompletedProcess) -> dict:
+    """The one dockyard error a command exited on (its record), asserting there was one."""
+    assert result.errors, f"no dockyard error was recorded\n--- stderr\n{result.stderr}"
+    return result.errors[-1]
 
 
 def make_project(path: Path) -> Path:

@@ -18,7 +18,7 @@ from dockyard.data.readers import BATCH_ROWS_ATTR
 from dockyard.data.sources import previous_window, synthetic, table_file, window_files
 from dockyard.errors import DataError
 
-from .helpers import run
+from .helpers import error_of, run
 
 FOLDER = "data/orders"
 DAYS = ["2024-06-01", "2024-06-02", "2024-06-03"]
@@ -90,8 +90,10 @@ def test_window_helpers() -> None:
     assert previous_window(files, 2) == ["b", "c"]  # what the run before "d" trained on
     assert previous_window(files, None) == ["a", "b", "c"]
     assert previous_window(["a"], None) == []
-    with pytest.raises(DataError, match="1 or more"):
+    with pytest.raises(DataError) as caught:
         window_files(files, 0)
+    assert (caught.value.kind, caught.value.key) == ("out-of-range", "data.window")
+    assert "1 or more" in str(caught.value)  # the bound
 
 
 def test_parquet_batches_keep_categories(tmp_path: Path) -> None:
@@ -107,20 +109,37 @@ def test_parquet_batches_keep_categories(tmp_path: Path) -> None:
 
 def test_batch_folder_refusals(tmp_path: Path) -> None:
     write_batches(tmp_path, {DAYS[0]: orders(10, 0), DAYS[1]: orders(10, 1).drop(columns="amount")})
-    with pytest.raises(DataError, match=r"2024-06-02.csv does not have the columns .*'amount'"):
+    with pytest.raises(DataError) as caught:
         table_file(str(tmp_path))
+    assert (caught.value.kind, caught.value.column) == ("missing-column", "amount")
+    assert caught.value.path == str(tmp_path / "2024-06-02.csv")
     (tmp_path / f"{DAYS[1]}.csv").unlink()
     (tmp_path / "README.md").write_text("notes")
-    with pytest.raises(DataError, match="README.md, which is no CSV or Parquet batch"):
+    with pytest.raises(DataError) as caught:
         table_file(str(tmp_path))
+    assert (caught.value.kind, caught.value.path) == ("stray-file", str(tmp_path))
+    # the one wording check for kind 'stray-file'
+    assert str(caught.value).startswith(
+        f"The batch folder {tmp_path} holds README.md, which is no CSV or Parquet batch file "
+    )
     (tmp_path / "README.md").unlink()
     orders(5, 2).to_parquet(tmp_path / "2024-06-09.parquet")
-    with pytest.raises(DataError, match="mixes CSV and Parquet"):
+    with pytest.raises(DataError) as caught:
         table_file(str(tmp_path))
+    assert (caught.value.kind, caught.value.path) == ("mixed-formats", str(tmp_path))
+    # the one wording check for kind 'mixed-formats'
+    assert str(caught.value).startswith(f"The batch folder {tmp_path} mixes CSV and Parquet files")
     single = tmp_path / "one.csv"
     orders(5, 3).to_csv(single, index=False)
-    with pytest.raises(DataError, match="single file, not a folder of batches"):
+    with pytest.raises(DataError) as caught:
         table_file(str(single), window=2)
+    assert (caught.value.kind, caught.value.key) == ("not-a-folder", "data.window")
+    assert caught.value.path == str(single)
+    # the one wording check for kind 'not-a-folder'
+    assert str(caught.value).startswith(
+        f"data.window is 2, but {single} is a single file, not a folder of batches: a window "
+        "selects batches."
+    )
 
 
 # ----------------------------------------------------------------------------- add, append
@@ -167,21 +186,43 @@ def test_data_add_registers_a_folder_and_append_refuses_as_ingest_would(
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     late = orders(30, 5, 2000)
+    # name: (batch, kind, column, what the message says beyond them)
     refusals = {
-        "2024-05-31.csv": (late, "sorts before the newest batch 2024-06-02.csv"),
-        "2024-06-02.csv": (late, "already exists: a batch is never replaced"),
-        "2024-06-04.parquet": (late, "are CSV files, but 2024-06-04.parquet is PARQUET"),
-        "2024-06-05.csv": (late.drop(columns="channel"), "channel"),
-        "2024-06-06.csv": (late.assign(amount=-5.0), "below the minimum"),
+        # the one wording check for kind 'out-of-order'
+        "2024-05-31.csv": (
+            late,
+            "out-of-order",
+            None,
+            f"The batch name 2024-05-31.csv sorts before the newest batch 2024-06-02.csv in "
+            f"{FOLDER}: ",
+        ),
+        # the one wording check for kind 'already-exists'
+        "2024-06-02.csv": (
+            late,
+            "already-exists",
+            None,
+            f"{FOLDER}/2024-06-02.csv already exists: a batch is never replaced.",
+        ),
+        "2024-06-04.parquet": (
+            late,
+            "mixed-formats",
+            None,
+            "CSV files, but 2024-06-04.parquet is PARQUET",
+        ),
+        "2024-06-05.csv": (late.drop(columns="channel"), "validation", "channel", "missing column"),
+        "2024-06-06.csv": (late.assign(amount=-5.0), "validation", "amount", "below the minimum"),
         # every row valid alone, but order 1003 is in an earlier batch: ingest would refuse
-        "2024-06-07.csv": (orders(30, 6, 1000), "order_id"),
+        "2024-06-07.csv": (orders(30, 6, 1000), "validation", "order_id", "duplicate value"),
     }
-    for name, (frame, message) in refusals.items():
+    for name, (frame, kind, column, message) in refusals.items():
         path = incoming / name
         frame.to_parquet(path) if name.endswith(".parquet") else frame.to_csv(path, index=False)
         result = dockyard("data", "append", "orders", str(path), cwd=project, check=False)
         assert result.returncode == 2, (name, result.stdout, result.stderr)
-        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+        record = error_of(result)
+        assert (record["kind"], record["column"]) == (kind, column), (name, record)
+        assert message in record["message"], record["message"]
         assert fingerprint(project) == before, name
     assert "Nothing was added to data/orders" in result.stderr
 
@@ -210,4 +251,6 @@ def test_data_add_registers_a_folder_and_append_refuses_as_ingest_would(
 def test_append_needs_a_batch_folder(project: Path) -> None:
     result = dockyard("data", "append", "digits", "x.csv", cwd=project, check=False)
     assert result.returncode == 2
-    assert "not a folder of batches" in result.stderr and "Traceback" not in result.stderr
+    record = error_of(result)
+    assert (record["kind"], record["key"]) == ("not-a-folder", "data.input")
+    assert "Traceback" not in result.stderr

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.errors import ERROR_FILE_ENV
 from dockyard.github import MARKER, GitHub, GitHubError, upsert_comment
 
-from .helpers import ROOT, FakeGitHub, project_env, run
+from .helpers import ROOT, FakeGitHub, error_of, project_env, run
 
 WORKFLOWS = ROOT / ".github/workflows"
 
@@ -106,14 +107,31 @@ def test_comment_command_and_forbidden_token(github: FakeGitHub, tmp_path: Path)
     assert github.comments[-1]["body"].startswith(MARKER)  # marker added when missing
     github.comments.pop()
     github.forbidden = True
-    with pytest.raises(GitHubError, match="answered 403.*fork"):
+    with pytest.raises(GitHubError) as caught:
         upsert_comment(GitHub("t0ken", github.url), "acme/ml", 7, "x")
-    with pytest.raises(GitHubError, match="Could not reach the GitHub API"):
-        upsert_comment(GitHub("t0ken", "http://127.0.0.1:9"), "acme/ml", 7, "x")
-    missing = subprocess.run(
-        command, env={**env, "GITHUB_TOKEN": ""}, capture_output=True, text=True
+    assert (caught.value.kind, caught.value.status) == ("http-error", 403)
+    # the one wording check for kind 'http-error'
+    assert " answered 403: " in str(caught.value)
+    assert str(caught.value).endswith(
+        "A 403 on a pull request from a fork is expected (its token is read-only); otherwise "
+        "check the workflow's `pull-requests: write` permission."
     )
-    assert missing.returncode == 2 and "GITHUB_TOKEN" in missing.stderr
+    with pytest.raises(GitHubError) as caught:
+        upsert_comment(GitHub("t0ken", "http://127.0.0.1:9"), "acme/ml", 7, "x")
+    assert (caught.value.kind, caught.value.status) == ("unreachable", None)
+    # the one wording check for kind 'unreachable'
+    assert str(caught.value).startswith("Could not reach the GitHub API at http://127.0.0.1:9: ")
+    errors = tmp_path / "errors.jsonl"
+    missing = subprocess.run(
+        command,
+        env={**env, "GITHUB_TOKEN": "", ERROR_FILE_ENV: str(errors)},
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2
+    assert json.loads(errors.read_text().splitlines()[-1])["kind"] == "missing-token"
+    # the one wording check for kind 'missing-token'
+    assert missing.stderr.startswith("dockyard: error: No GitHub token: set GITHUB_TOKEN ")
 
 
 # ----------------------------------------------------------------------------- optional pull
@@ -129,14 +147,12 @@ def test_ci_pull_skips_without_remote_or_credentials(project: Path) -> None:
 
 
 def test_ci_run_refuses_unbalanced_quotes(tmp_path: Path) -> None:
-    result = subprocess.run(
+    result = run(
         [sys.executable, "-m", "dockyard.cli", "ci", "run", "--overrides", "-S 'seeds=[0, 1"],
-        cwd=tmp_path,
-        env=project_env(),
-        capture_output=True,
-        text=True,
+        tmp_path,
+        check=False,
     )
-    assert result.returncode == 2 and "Quote values that contain spaces" in result.stderr
+    assert result.returncode == 2 and error_of(result)["kind"] == "bad-override"
 
 
 def test_ci_run_splits_overrides_like_a_shell() -> None:

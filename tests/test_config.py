@@ -13,17 +13,12 @@ from omegaconf import OmegaConf
 from dockyard.config import compose, compose_params, load_params, validate
 from dockyard.errors import ConfigError
 
-from .helpers import ROOT, project_env
+from .helpers import ROOT, error_of, run
 
 
 def dockyard(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "dockyard.cli", *args],
-        cwd=cwd,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-    )
+    """The CLI in `cwd`; `result.errors` holds the records of the errors it exited on."""
+    return run([sys.executable, "-m", "dockyard.cli", *args], cwd, check=False)
 
 
 @pytest.fixture
@@ -78,57 +73,115 @@ def test_precision_auto_follows_the_model_on_a_gpu_only() -> None:
     assert resolved("trainer=gpu", "model=cnn") == "bf16-mixed"
     assert resolved("trainer=gpu", "model=cnn", "trainer.accelerator=cpu") == "32-true"
     assert resolved("trainer=gpu", "trainer.precision=bf16-mixed") == "bf16-mixed"
-    with pytest.raises(ConfigError, match="'trainer.precision' is 'bf17'"):
+    with pytest.raises(ConfigError) as caught:
         validate(compose(["trainer.precision=bf17"], ROOT))
+    assert (caught.value.kind, caught.value.key) == ("not-a-choice", "trainer.precision")
+    # the one wording check for kind 'not-a-choice'
+    assert str(caught.value).startswith(
+        "params.yaml: 'trainer.precision' is 'bf17', expected one of: 32-true, bf16-mixed,"
+    )
 
 
 @pytest.mark.parametrize(
-    ("overrides", "expected"),
+    ("overrides", "kind", "key", "expected"),
     [
-        (["model=no_such_model"], ["'no_such_model'", "'model'", "cnn, linear, mlp"]),
-        (["train.lrr=1"], ["'train.lrr'", "batch_size", "Did you mean 'train.lr'?"]),
-        (["+train.lrr=1"], ["'train.lrr'", "Did you mean 'train.lr'?"]),
+        # `expected`: what the message says beyond kind and key (values, hints, choices)
+        (
+            ["model=no_such_model"],
+            "unknown-option",
+            "model",
+            [
+                # the one wording check for kind 'unknown-option'
+                "Unknown option 'no_such_model' for config group 'model': there is no "
+                "conf/model/no_such_model.yaml.",
+                "cnn, linear, mlp",
+            ],
+        ),
+        (["train.lrr=1"], "unknown-key", "train.lrr", ["batch_size", "Did you mean 'train.lr'?"]),
+        (["+train.lrr=1"], "unknown-key", "train.lrr", ["Did you mean 'train.lr'?"]),
         (
             ["modle=cnn"],
+            "unknown-key",
+            "modle",
             [
-                "'modle'",
                 "Did you mean 'model'?",
                 "config groups: data, logger, model, monitor, promotion, trainer",
             ],
         ),
-        (["train.lr=fast"], ["'train.lr'", "wrong type", "float"]),
-        (["train.epochs=0"], ["'train.epochs'", "positive"]),
-        (["split.test_fraction=0.9"], ["split.val_fraction + split.test_fraction"]),
-        (["data=breast_cancer", "model=cnn"], ["image_shape", "model=mlp"]),
-        (["train.early_stopping.mode=up"], ["'train.early_stopping.mode'", "min, max"]),
-        (["train.lr"], ["Could not parse the override 'train.lr'"]),
+        (["train.lr=fast"], "wrong-type", "train.lr", ["'fast'", "float"]),
+        (["train.epochs=0"], "out-of-range", "train.epochs", ["positive, found 0"]),
+        (["split.test_fraction=0.9"], "conflict", "split", ["+ 0.9."]),
+        (["data=breast_cancer", "model=cnn"], "conflict", "data.image_shape", ["model=mlp"]),
+        (
+            ["train.early_stopping.mode=up"],
+            "not-a-choice",
+            "train.early_stopping.mode",
+            ["min, max"],
+        ),
+        # the one wording check for kind 'bad-override'
+        (["train.lr"], "bad-override", None, ["Could not parse the override 'train.lr': "]),
         # settings that used to pass compose and crash a stage later with a traceback
-        (["trainer.devices=0"], ["'trainer.devices' is 0", "at least one device"]),
+        (
+            ["trainer.devices=0"],
+            "bad-value",
+            "trainer.devices",
+            # the one wording check for kind 'bad-value'
+            ["'trainer.devices' is 0: Lightning needs at least one device."],
+        ),
         (
             ["train.early_stopping.monitor=val/f1"],
-            ["'val/f1'", "logs only val/loss and val/accuracy"],
+            "not-a-choice",
+            "train.early_stopping.monitor",
+            ["'val/f1'", "val/loss and val/accuracy"],
         ),
         (
             ["train.early_stopping.monitor=val/accuracy"],
-            ["mode is 'min'", "higher-is-better", "train.early_stopping.mode=max"],
+            "conflict",
+            "train.early_stopping.mode",
+            ["mode is 'min'", "train.early_stopping.mode=max"],
         ),
         (
             ["data=breast_cancer", "data.task=regression", "data.schema.columns.target.dtype=str"],
-            ["regression", "'target' is declared dtype str", "must be numeric"],
+            "conflict",
+            "data.task",
+            ["declared dtype str"],
         ),
-        (["data.target=label"], ["data.target is 'label'", "declares no such column"]),
+        (
+            ["data.target=label"],
+            "missing-column",
+            "data.target",
+            # the one wording check for kind 'missing-column'
+            [
+                "data.target is 'label', but the schema in conf/data/digits.yaml declares no "
+                "such column."
+            ],
+        ),
         # one place for the optimizer's settings: a value written elsewhere is never ignored
-        (["train.optimizer.lr=0.5"], ["train.optimizer.lr is 0.5 but train.lr is 0.001"]),
-        (["logger=wandb"], ["needs the 'wandb' package", 'pip install -e ".[wandb]"']),
+        (
+            ["train.optimizer.lr=0.5"],
+            "conflict",
+            "train.optimizer.lr",
+            [
+                # the one wording check for kind 'conflict'
+                "train.optimizer.lr is 0.5 but train.lr is 0.001: the optimizer takes lr from "
+                "train.lr (`lr: ${train.lr}`). Set train.lr instead, so the two never disagree."
+            ],
+        ),
+        (["logger=wandb"], "missing-package", "logger", ['pip install -e ".[wandb]"']),
         # the sections only `dockyard monitor` and `dockyard promote` read, checked here too
-        (["monitor.fdr=1.5"], ["'monitor.fdr' must be a number in (0, 1)", "conf/monitor/"]),
-        (["monitor.retrain_on=[weekly]"], ["'monitor.retrain_on' names 'weekly'"]),
-        (["promotion.protected=[production]"], ["'promotion.protected' names production"]),
-        (["+data.window=3"], ["data.window is 3 but data.source.window is None"]),
+        (["monitor.fdr=1.5"], "out-of-range", "monitor.fdr", ["(0, 1)", "conf/monitor/"]),
+        (["monitor.retrain_on=[weekly]"], "not-a-choice", "monitor.retrain_on", ["'weekly'"]),
+        (
+            ["promotion.protected=[production]"],
+            "not-a-choice",
+            "promotion.protected",
+            ["names production"],
+        ),
+        (["+data.window=3"], "conflict", "data.window", ["is 3 but data.source.window is None"]),
     ],
 )
 def test_bad_compose_is_refused_cleanly(
-    conf_root: Path, overrides: list[str], expected: list[str]
+    conf_root: Path, overrides: list[str], kind: str, key: str | None, expected: list[str]
 ) -> None:
     before = (conf_root / "params.yaml").read_bytes()
     result = dockyard("compose", *overrides, cwd=conf_root)
@@ -137,8 +190,11 @@ def test_bad_compose_is_refused_cleanly(
     message = result.stderr.strip()
     assert message.startswith("dockyard: error:")
     assert len(message.splitlines()) == 1, "one paragraph"
+    record = error_of(result)
+    assert (record["type"], record["kind"], record["key"]) == ("ConfigError", kind, key)
+    assert message == f"dockyard: error: {record['message']}"
     for fragment in expected:
-        assert fragment in message
+        assert fragment in record["message"]
     assert (conf_root / "params.yaml").read_bytes() == before
 
 
@@ -159,27 +215,53 @@ def test_stage_side_validation_names_the_key(tmp_path: Path) -> None:
     params = OmegaConf.load(ROOT / "params.yaml")
     params.train.lrr = 3
     (tmp_path / "params.yaml").write_text(OmegaConf.to_yaml(params))
-    with pytest.raises(ConfigError, match=r"unknown config key 'train.lrr'.*train.lr"):
+    with pytest.raises(ConfigError) as caught:
         load_params(tmp_path / "params.yaml")
+    assert (caught.value.kind, caught.value.key) == ("unknown-key", "train.lrr")
+    # the one wording check for kind 'unknown-key'
+    assert str(caught.value).startswith(
+        f"{tmp_path / 'params.yaml'}: unknown config key 'train.lrr'. Valid keys under 'train': "
+    )
+    assert "Did you mean 'train.lr'?" in str(caught.value)
 
 
 def test_load_params_validates_types_and_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="dockyard compose"):
+    with pytest.raises(ConfigError) as caught:
         load_params(tmp_path / "params.yaml")
+    assert caught.value.kind == "missing-file"
+    assert caught.value.path == str(tmp_path / "params.yaml")
+    # the one wording check for kind 'missing-file'
+    assert str(caught.value) == (
+        f"Expected {tmp_path / 'params.yaml'} (the composed parameters), but it does not exist. "
+        "Run `dockyard compose` to write it from conf/."
+    )
     params = OmegaConf.to_container(OmegaConf.load(ROOT / "params.yaml"))
     params["train"]["batch_size"] = "many"
-    with pytest.raises(ConfigError, match="'train.batch_size' has the wrong type"):
+    with pytest.raises(ConfigError) as caught:
         validate(params)
+    assert (caught.value.kind, caught.value.key) == ("wrong-type", "train.batch_size")
+    # the one wording check for kind 'wrong-type'
+    assert str(caught.value).startswith("params.yaml: 'train.batch_size' has the wrong type: ")
     params["train"]["batch_size"] = 32
     params["data"]["schema"]["columns"]["target"]["dtype"] = "int65"
-    with pytest.raises(ConfigError, match="int64"):
+    with pytest.raises(ConfigError) as caught:
         validate(params)
+    assert caught.value.kind == "not-a-choice"
+    assert caught.value.key == "data.schema.columns.target.dtype"
+    assert caught.value.column == "target"
+    assert "int64" in str(caught.value)  # the valid dtypes are listed
 
 
 def test_unknown_target_module_is_refused() -> None:
     cfg = compose(["model.net._target_=nothing"], ROOT)
-    with pytest.raises(ConfigError, match="dotted import path"):
+    with pytest.raises(ConfigError) as caught:
         validate(cfg)
+    assert (caught.value.kind, caught.value.key) == ("bad-target", "model.net._target_")
+    # the one wording check for kind 'bad-target'
+    assert str(caught.value) == (
+        "params.yaml: 'model.net._target_' must name a class or function by its dotted import "
+        "path (e.g. my_package.nets.MyNet), found 'nothing'."
+    )
 
 
 def test_help_explains_commands(tmp_path: Path) -> None:
@@ -191,5 +273,7 @@ def test_help_explains_commands(tmp_path: Path) -> None:
 def test_missing_conf_dir_is_a_clear_error(tmp_path: Path) -> None:
     result = dockyard("compose", cwd=tmp_path)
     assert result.returncode == 2
-    assert "conf/config.yaml" in result.stderr.replace(str(tmp_path) + "/", "")
+    record = error_of(result)
+    assert record["kind"] == "missing-file"
+    assert Path(record["path"]) == (tmp_path / "conf/config.yaml").resolve()
     assert "Traceback" not in result.stderr

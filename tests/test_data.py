@@ -35,10 +35,21 @@ def test_ingest_bundled_tables(digits: pd.DataFrame) -> None:
 
 
 def test_ingest_refuses_unknown_dataset_and_non_tables() -> None:
-    with pytest.raises(DataError, match="breast_cancer, digits"):
+    with pytest.raises(DataError) as caught:
         ingest({"_target_": "dockyard.data.sources.sklearn_dataset", "name": "mnist"})
-    with pytest.raises(DataError, match="must return a pandas DataFrame"):
+    assert (caught.value.kind, caught.value.key) == ("unknown-dataset", "data.source.name")
+    # the one wording check for kind 'unknown-dataset'
+    assert str(caught.value).startswith(
+        "data.source.name is 'mnist', but the bundled scikit-learn datasets are: "
+        "breast_cancer, digits"
+    )
+    with pytest.raises(DataError) as caught:
         ingest({"_target_": "builtins.dict"})
+    assert (caught.value.kind, caught.value.key) == ("not-a-table", "data.source._target_")
+    # the one wording check for kind 'not-a-table'
+    assert str(caught.value) == (
+        "data.source._target_ (builtins.dict) must return a pandas DataFrame, but returned dict."
+    )
 
 
 def test_bundled_schemas_accept_their_data(digits: pd.DataFrame) -> None:
@@ -71,7 +82,11 @@ def test_nan_is_reported_with_column_row_and_check(digits: pd.DataFrame) -> None
         and "row 4: nan" in row
         and "row 9: nan" in row
     )
-    assert report.startswith("data/raw/table.parquet failed validation")
+    # the one wording check for kind 'validation'
+    assert report.startswith(
+        "data/raw/table.parquet failed validation against the schema in conf/x.yaml: "
+        "2 failure(s) in column(s) pixel_2_3."
+    )
     assert "conf/x.yaml" in report
 
 
@@ -168,8 +183,14 @@ def test_split_without_stratification_and_empty_split() -> None:
         table, "target", val_fraction=0.2, test_fraction=0.2, seed=0, stratify=False
     )
     assert [len(parts[n]) for n in ("train", "val", "test")] == [6, 2, 2]
-    with pytest.raises(DataError, match="The val split is empty"):
+    with pytest.raises(DataError) as caught:
         split_table(table.head(3), "target", val_fraction=0.1, test_fraction=0.1, seed=0)
+    assert caught.value.kind == "empty-split"
+    # the one wording check for kind 'empty-split'
+    assert str(caught.value).startswith(
+        "The val split is empty: 3 rows with val_fraction=0.1 and test_fraction=0.1 leave no "
+        "rows for it."
+    )
 
 
 def test_light_stages_never_import_torch() -> None:
@@ -195,6 +216,7 @@ def test_missing_target_values_are_reported(digits: pd.DataFrame) -> None:
     }
     with pytest.raises(ValidationFailed) as caught:
         validate_table(table, schema, where="t.csv", fix_in="s.yaml", target="target")
+    assert (caught.value.kind, caught.value.column) == ("validation", "target")
     assert "missing target value" in str(caught.value) and "row 2: nan" in str(caught.value)
 
 

@@ -429,16 +429,30 @@ def test_intervals_are_reproducible_and_independent_of_other_columns() -> None:
 
 def test_user_mistakes_raise_errors_that_say_how_to_fix_them() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]})
-    with pytest.raises(DataError, match="'missing'.*in both tables"):
+    with pytest.raises(DataError) as caught:
         table_drift(frame, frame, {"missing": "numeric"}, POLICY)
-    with pytest.raises(DataError, match="'s' is monitored as numeric.*Declare it 'categorical'"):
+    assert (caught.value.kind, caught.value.column) == ("missing-column", "missing")
+    with pytest.raises(DataError) as caught:
         table_drift(frame, frame, {"s": "numeric"}, POLICY)
-    with pytest.raises(ConfigError, match="kind 'number'"):
+    assert (caught.value.kind, caught.value.column) == ("wrong-type", "s")
+    assert "Declare it 'categorical'" in str(caught.value)  # the fix
+    with pytest.raises(ConfigError) as caught:
         table_drift(frame, frame, {"a": "number"}, POLICY)
-    with pytest.raises(DataError, match="current data has no rows"):
+    assert (caught.value.kind, caught.value.column) == ("not-a-choice", "a")
+    assert "kind 'number'" in str(caught.value)  # the value found
+    with pytest.raises(DataError) as caught:
         table_drift(frame, frame.iloc[:0], None, POLICY)
-    with pytest.raises(ConfigError, match=r"'monitor.fdr' must be a number in \(0, 1\), found 1.5"):
+    assert (caught.value.kind, caught.value.column) == ("no-rows", "a")
+    # the one wording check for kind 'no-rows'
+    assert str(caught.value) == "the current data has no rows, so column 'a' cannot be compared."
+    with pytest.raises(ConfigError) as caught:
         validated_section("monitor", fdr=1.5)
+    assert (caught.value.kind, caught.value.key) == ("out-of-range", "monitor.fdr")
+    # the one wording check for kind 'out-of-range'
+    assert str(caught.value).startswith(
+        "conf/monitor: 'monitor.fdr' must be a number in (0, 1), found 1.5. Fix it in "
+        "conf/monitor/ (or your override)"
+    )
     assert infer_kinds(frame) == {"a": "numeric", "s": "categorical"}
 
 

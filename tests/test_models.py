@@ -35,8 +35,14 @@ def test_networks_map_flat_rows_to_logits(net: torch.nn.Module, shape: tuple[int
 
 
 def test_cnn_refuses_a_shape_that_does_not_fit() -> None:
-    with pytest.raises(ConfigError, match=r"image_shape \[1, 4, 4\].*64 feature columns"):
+    with pytest.raises(ConfigError) as caught:
         SmallCNN(64, 10, image_shape=[1, 4, 4])
+    assert (caught.value.kind, caught.value.key) == ("shape-mismatch", "data.image_shape")
+    # the one wording check for kind 'shape-mismatch'
+    assert str(caught.value).startswith(
+        "model.net.image_shape [1, 4, 4] does not fit the 64 feature columns (channels x height "
+        "x width must equal the number of features)."
+    )
 
 
 def test_user_network_plugs_in_by_target() -> None:
@@ -46,10 +52,15 @@ def test_user_network_plugs_in_by_target() -> None:
 
 
 def test_bad_network_settings_are_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"model.net \(dockyard.models.nets.MLP\).*in_features"):
+    with pytest.raises(ConfigError) as caught:
         build_model({"_target_": "dockyard.models.nets.MLP", "hiden": [3]}, 4, 2)
-    with pytest.raises(ConfigError, match="must build a torch.nn.Module"):
+    assert (caught.value.kind, caught.value.key) == ("build-failed", "model.net")
+    # the one wording check for kind 'build-failed'
+    assert str(caught.value).startswith("Could not build model.net (dockyard.models.nets.MLP): ")
+    assert "hiden" in str(caught.value)  # the constructor's own complaint names the key
+    with pytest.raises(ConfigError) as caught:
         build_model({"_target_": "builtins.dict"}, 4, 2)
+    assert (caught.value.kind, caught.value.key) == ("bad-target", "model.net._target_")
 
 
 def test_batches_are_slices_covering_every_row_once() -> None:
@@ -251,8 +262,13 @@ def test_fit_rejects_a_single_class(cancer_splits) -> None:
 
     cfg = small_cfg()
     _, arrays = featurized(cfg, cancer_splits)
-    with pytest.raises(DataError, match="single class"):
+    with pytest.raises(DataError) as caught:
         fit(cfg, arrays["train"], arrays["val"], 1, "unused")
+    assert (caught.value.kind, caught.value.column) == ("single-class", "target")
+    # the one wording check for kind 'single-class'
+    assert str(caught.value) == (
+        "The training split has a single class in 'target'; a classifier needs at least two."
+    )
 
 
 class Payload:
@@ -278,12 +294,23 @@ def test_model_folder_refuses_pickled_code(tmp_path, capsys) -> None:
     )
     (folder / "transform.json").write_text("{}")
     torch.save({"layers.0.weight": Payload()}, folder / "model.pt")
-    with pytest.raises(DataError, match="does not hold the weights its card describes"):
+    with pytest.raises(DataError) as caught:
         load_model(folder)
+    assert (caught.value.kind, caught.value.path) == ("bad-weights", str(folder / "model.pt"))
+    # the one wording check for kind 'bad-weights'
+    assert str(caught.value).startswith(
+        f"{folder / 'model.pt'} does not hold the weights its card describes ("
+    )
     assert "pickled code ran" not in capsys.readouterr().out
     (folder / "model.json").write_text(json.dumps({"format": "dockyard-model/0", "task": "x"}))
-    with pytest.raises(DataError, match="model format 'dockyard-model/0'.*Re-train"):
+    with pytest.raises(DataError) as caught:
         read_card(folder)
+    assert (caught.value.kind, caught.value.path) == ("unknown-model-format", str(folder))
+    # the one wording check for kind 'unknown-model-format'
+    assert str(caught.value).startswith(
+        f"{folder} was written in model format 'dockyard-model/0', but this dockyard reads "
+    )
     (folder / "model.pt").unlink()
-    with pytest.raises(DataError, match="not a complete dockyard model folder"):
+    with pytest.raises(DataError) as caught:
         read_card(folder)
+    assert (caught.value.kind, caught.value.path) == ("missing-file", str(folder / "model.pt"))

@@ -14,6 +14,7 @@ import pytest
 
 from dockyard.serve.requests import BadRequest, parse_body
 
+from .helpers import error_of
 from .serving_fixtures import STRICT_MODEL, customers_project, dockyard, proba, server, split_rows
 
 # ----------------------------------------------------------------------------- parsing
@@ -239,6 +240,8 @@ def test_a_busy_port_is_refused_before_serving(customers_model: Path) -> None:
         port = holder.getsockname()[1]
         result = dockyard(customers_model, "serve", "--port", str(port), check=False)
     assert result.returncode == 2, result.stderr
+    assert error_of(result)["kind"] == "port-in-use"
+    # the one wording check for kind 'port-in-use'
     assert result.stderr.startswith(
         f"dockyard: error: Cannot serve on 127.0.0.1:{port}: the port is already in use"
     )

@@ -45,7 +45,8 @@ def pull_if_configured(root: str | Path = ".") -> str:
     result = subprocess.run([sys.executable, "-m", "dvc", "pull", *listed], cwd=root, text=True)
     if result.returncode != 0:
         raise DockyardError(
-            "`dvc pull` failed with the configured remote and credentials; see the output above."
+            "`dvc pull` failed with the configured remote and credentials; see the output above.",
+            kind="dvc-failed",
         )
     return (
         f"Pulled {len(listed)} input(s) from the DVC remote (credentials from "
@@ -66,7 +67,8 @@ def reproduce(overrides: str = "", root: str | Path = ".") -> int:
     except ValueError as error:
         raise DockyardError(
             f"Could not split the overrides {overrides!r}: {error}. Quote values that contain "
-            "spaces, e.g. -S 'seeds=[0, 1, 2]'."
+            "spaces, e.g. -S 'seeds=[0, 1, 2]'.",
+            kind="bad-override",
         ) from None
     command = ["exp", "run", *args] if args else ["repro"]
     print("$ dvc " + " ".join(shlex.quote(a) for a in command), flush=True)

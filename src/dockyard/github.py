@@ -28,7 +28,16 @@ MAX_BODY = 65_536
 
 
 class GitHubError(DockyardError):
-    """The API refused a request (missing token, no permission, unknown repository or PR)."""
+    """The API refused a request (missing token, no permission, unknown repository or PR).
+
+    `status` is the HTTP status the API answered with (None when it did not answer), as an
+    httpx error carries its response."""
+
+    kind = "github"
+
+    def __init__(self, message: str, *, status: int | None = None, **about: Any) -> None:
+        super().__init__(message, **about)
+        self.status = status
 
 
 class GitHub:
@@ -36,7 +45,8 @@ class GitHub:
         if not token:
             raise GitHubError(
                 "No GitHub token: set GITHUB_TOKEN (in Actions: `env: GITHUB_TOKEN: "
-                "${{ github.token }}` with `pull-requests: write` permission)."
+                "${{ github.token }}` with `pull-requests: write` permission).",
+                kind="missing-token",
             )
         self.token = token
         self.api_url = api_url.rstrip("/")
@@ -61,11 +71,14 @@ class GitHub:
         except urllib.error.URLError as error:
             if not isinstance(error, urllib.error.HTTPError):
                 raise GitHubError(
-                    f"Could not reach the GitHub API at {self.api_url}: {error.reason}."
+                    f"Could not reach the GitHub API at {self.api_url}: {error.reason}.",
+                    kind="unreachable",
                 ) from None
             raise self._http_error(method, path, error) from None
         except TimeoutError:
-            raise GitHubError(f"The GitHub API at {self.api_url} did not answer in 30 s.") from None
+            raise GitHubError(
+                f"The GitHub API at {self.api_url} did not answer in 30 s.", kind="timeout"
+            ) from None
         return json.loads(payload) if payload else {}
 
     @staticmethod
@@ -74,7 +87,9 @@ class GitHub:
         return GitHubError(
             f"GitHub API {method} {path} answered {error.code}: {detail}. A 403 on a pull "
             "request from a fork is expected (its token is read-only); otherwise check the "
-            "workflow's `pull-requests: write` permission."
+            "workflow's `pull-requests: write` permission.",
+            kind="http-error",
+            status=error.code,
         )
 
 

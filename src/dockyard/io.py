@@ -100,7 +100,9 @@ def read_arrow(path: str | Path, produced_by: str = "an earlier stage") -> Any:
     if not path.is_file():
         raise DataError(
             f"Expected the table {path} (written by {produced_by}), but it does not exist. "
-            "Run `dvc repro` so the stages run in order, or `dvc pull` to fetch it."
+            "Run `dvc repro` so the stages run in order, or `dvc pull` to fetch it.",
+            kind="missing-file",
+            path=path,
         )
     import pyarrow.parquet as pq
 

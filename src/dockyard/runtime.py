@@ -38,6 +38,8 @@ _POLL_SECONDS = 0.5
 class OutputBusy(DockyardError):
     """Another process is writing the same output."""
 
+    kind = "busy"
+
 
 def seed_argument(description: str, argv: list[str] | None = None) -> int | None:
     """`--seed N` of the per-seed stages (train@N, evaluate@N); None when not given (the
@@ -86,7 +88,8 @@ def output_lock(*outputs: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None
                         raise OutputBusy(
                             f"{output} is being written by {holder}, which still runs. Two "
                             "runs must not write the same output: wait for it to finish, or "
-                            f"stop it (kill {holder.split()[-1]}) and run `dvc repro` again."
+                            f"stop it (kill {holder.split()[-1]}) and run `dvc repro` again.",
+                            path=output,
                         ) from None
                     time.sleep(0.2)
             handle.seek(0)

@@ -67,7 +67,8 @@ def _use(args: argparse.Namespace) -> int:
             groups = sorted(p.name for p in (root / "conf").iterdir() if p.is_dir())
             raise DockyardError(
                 f"Expected GROUP=OPTION (e.g. data=customers), found {choice!r}. The groups "
-                f"are the folders under conf/: {', '.join(groups)}."
+                f"are the folders under conf/: {', '.join(groups)}.",
+                kind="bad-argument",
             )
         previous = set_default(group, option, root)
         changes.append(f"{group}: {previous} -> {option}")

@@ -64,7 +64,8 @@ def _promote(args: argparse.Namespace) -> int:
         if args.target or args.stage:
             raise DockyardError(
                 "--check-tag TAG judges the assignment that tag made; give it alone (without "
-                "NAME VERSION --stage)."
+                "NAME VERSION --stage).",
+                kind="bad-argument",
             )
         checked = check_tag(args.root, policy, args.check_tag)
         if args.json:  # one shape for every tag, so a workflow can read it without guessing
@@ -83,7 +84,8 @@ def _promote(args: argparse.Namespace) -> int:
         name, version = _name_version(args.target, args.version)
         if not args.stage:
             raise DockyardError(
-                f"Expected --stage STAGE (one of {', '.join(policy.stages)}), found none."
+                f"Expected --stage STAGE (one of {', '.join(policy.stages)}), found none.",
+                kind="missing-argument",
             )
         result = promote(
             args.root, policy, name, version, args.stage, dry_run=args.dry_run, push=args.push
@@ -134,7 +136,8 @@ def _name_version(target: str | None, version: str | None) -> tuple[str, str]:
     if not target or not version:
         raise DockyardError(
             "Expected NAME VERSION (e.g. model v1.2.0) or NAME@VERSION, found "
-            f"{' '.join(filter(None, [target, version])) or 'nothing'}."
+            f"{' '.join(filter(None, [target, version])) or 'nothing'}.",
+            kind="missing-argument",
         )
     return target, version
 
@@ -152,7 +155,8 @@ def _registry(args: argparse.Namespace) -> int:
         if args.name not in view:
             raise DockyardError(
                 f"No model named {args.name!r} is registered (registered: "
-                f"{', '.join(view) or 'none'})."
+                f"{', '.join(view) or 'none'}).",
+                kind="unknown-model",
             )
         view = {args.name: view[args.name]}
     if args.json:

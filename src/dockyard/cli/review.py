@@ -52,7 +52,9 @@ def _comment(args: argparse.Namespace) -> int:
     if not Path(args.body_file).is_file():
         raise DockyardError(
             f"--body-file {args.body_file} does not exist: write it first with "
-            "`dockyard report ... --output FILE`."
+            "`dockyard report ... --output FILE`.",
+            kind="missing-file",
+            path=args.body_file,
         )
     body = Path(args.body_file).read_text(encoding="utf-8")
     action, url = upsert_comment(client_from_env(), args.repo, args.pr, body)

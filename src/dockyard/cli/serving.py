@@ -72,7 +72,9 @@ def _serve(args: argparse.Namespace) -> int:
     from dockyard.serve.app import create_app
 
     if args.max_body_bytes < 1:
-        raise DockyardError(f"--max-body-bytes must be at least 1, got {args.max_body_bytes}.")
+        raise DockyardError(
+            f"--max-body-bytes must be at least 1, got {args.max_body_bytes}.", kind="out-of-range"
+        )
     from dockyard.serve.listen import listen_socket
 
     _enter_root(args, "onnx")

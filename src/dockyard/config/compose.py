@@ -45,7 +45,9 @@ def compose(overrides: list[str] | None = None, root: str | Path = ".") -> DictC
     if not (config_dir / f"{CONFIG_NAME}.yaml").is_file():
         raise ConfigError(
             f"Expected the root config at {config_dir / (CONFIG_NAME + '.yaml')}, but it does not "
-            "exist. Run dockyard from the project root (the folder holding dvc.yaml and conf/)."
+            "exist. Run dockyard from the project root (the folder holding dvc.yaml and conf/).",
+            kind="missing-file",
+            path=config_dir / f"{CONFIG_NAME}.yaml",
         )
     try:
         with initialize_config_dir(str(config_dir), version_base=None):
@@ -56,7 +58,8 @@ def compose(overrides: list[str] | None = None, root: str | Path = ".") -> DictC
     except OverrideParseException as error:
         raise ConfigError(
             f"Could not parse the override {error.override!r}: {_parse_reason(error)}. "
-            "Overrides use Hydra's syntax: key=value (train.lr=0.01) or group=option (model=cnn)."
+            "Overrides use Hydra's syntax: key=value (train.lr=0.01) or group=option (model=cnn).",
+            kind="bad-override",
         ) from None
     except ConfigCompositionException as error:
         cause = error.__cause__
@@ -64,9 +67,13 @@ def compose(overrides: list[str] | None = None, root: str | Path = ".") -> DictC
             key = str(cause.full_key)
             culprit = next((o for o in overrides if o.lstrip("+~").startswith(key)), key)
             raise _unknown_key_error(key, config_dir, source=f"override '{culprit}'") from None
-        raise ConfigError(f"Could not compose conf/: {_first_line(error)}") from None
+        raise ConfigError(
+            f"Could not compose conf/: {_first_line(error)}", kind="compose-failed"
+        ) from None
     except (HydraException, oc_errors.OmegaConfBaseException) as error:
-        raise ConfigError(f"Could not compose conf/: {_first_line(error)}") from None
+        raise ConfigError(
+            f"Could not compose conf/: {_first_line(error)}", kind="compose-failed"
+        ) from None
     return cfg
 
 
@@ -81,13 +88,17 @@ def validate(cfg: DictConfig | dict, source: str = PARAMS_FILE) -> DictConfig:
         raise ConfigError(
             f"{source}: '{error.full_key or '(top level)'}' has the wrong shape: "
             f"{_first_line(error)}. Expected {_expected_type(error.full_key or '')}. Compare it "
-            "with conf/ and run `dockyard compose` again."
+            "with conf/ and run `dockyard compose` again.",
+            kind="wrong-type",
+            key=error.full_key or None,
         ) from None
     except oc_errors.ValidationError as error:
         raise ConfigError(
             f"{source}: '{error.full_key}' has the wrong type: {_first_line(error)}. "
             f"Expected {_expected_type(error.full_key)}. Fix the value in conf/ (or in your "
-            "override) and run `dockyard compose` again."
+            "override) and run `dockyard compose` again.",
+            kind="wrong-type",
+            key=error.full_key or None,
         ) from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
@@ -99,7 +110,9 @@ def validate(cfg: DictConfig | dict, source: str = PARAMS_FILE) -> DictConfig:
         )
         raise ConfigError(
             f"{source}: required key(s) {', '.join(missing)} have no value. Set them in conf/ "
-            f"and run `dockyard compose` again.{hint}"
+            f"and run `dockyard compose` again.{hint}",
+            kind="missing-value",
+            key=missing[0],
         )
     check_values(merged, source)
     return merged
@@ -134,12 +147,16 @@ def load_params(path: str | Path = PARAMS_FILE) -> DictConfig:
     if not path.is_file():
         raise ConfigError(
             f"Expected {path} (the composed parameters), but it does not exist. "
-            "Run `dockyard compose` to write it from conf/."
+            "Run `dockyard compose` to write it from conf/.",
+            kind="missing-file",
+            path=path,
         )
     try:
         raw = OmegaConf.load(path)
     except Exception as error:  # yaml errors come in several types
-        raise ConfigError(f"{path} is not valid YAML: {_first_line(error)}") from None
+        raise ConfigError(
+            f"{path} is not valid YAML: {_first_line(error)}", kind="unreadable", path=path
+        ) from None
     return validate(raw, source=str(path))
 
 
@@ -179,7 +196,9 @@ def _missing_option_error(error: Any, config_dir: Path) -> ConfigError:
         f"Unknown option '{option}' for config group '{group}': there is no "
         f"conf/{group}/{option}.yaml. Valid options for '{group}': {', '.join(options)}.{hint} "
         f"Pick one of them (e.g. {group}={options[0] if options else '...'}) or add "
-        f"conf/{group}/{option}.yaml."
+        f"conf/{group}/{option}.yaml.",
+        kind="unknown-option",
+        key=group,
     )
 
 
@@ -198,7 +217,9 @@ def _unknown_key_error(full_key: str, config_dir: Path | None, source: str) -> C
     return ConfigError(
         f"{source}: unknown config key '{full_key}'. {listing}{hint} Fix the key name in "
         "conf/ or in your override (to add a brand-new key on purpose, declare it in "
-        "dockyard's structured config first)."
+        "dockyard's structured config first).",
+        kind="unknown-key",
+        key=str(full_key),
     )
 
 

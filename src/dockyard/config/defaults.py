@@ -44,13 +44,17 @@ def set_default(group: str, option: str, root: str | Path = ".") -> str:
         groups = sorted(p.name for p in config_dir.iterdir() if p.is_dir())
         raise ConfigError(
             f"There is no config group {group!r} (no folder conf/{group}/). Config groups: "
-            f"{', '.join(groups)}."
+            f"{', '.join(groups)}.",
+            kind="unknown-group",
+            key=group,
         )
     if option not in options:
         raise ConfigError(
             f"Unknown option {option!r} for config group {group!r}: there is no "
             f"conf/{group}/{option}.yaml. Valid options: {', '.join(options)}."
-            f"{did_you_mean(option, options)}"
+            f"{did_you_mean(option, options)}",
+            kind="unknown-option",
+            key=group,
         )
     path = config_dir / f"{CONFIG_NAME}.yaml"
     text = path.read_text(encoding="utf-8")
@@ -59,7 +63,10 @@ def set_default(group: str, option: str, root: str | Path = ".") -> str:
     if found is None:
         raise ConfigError(
             f"conf/{CONFIG_NAME}.yaml's defaults list has no entry for {group!r}; add "
-            f"`  - {group}: {option}` to it."
+            f"`  - {group}: {option}` to it.",
+            kind="missing-default",
+            key=group,
+            path=path,
         )
     write_text(text[: found.start(2)] + option + text[found.end(2) :], path)
     return found.group(2)
@@ -129,5 +136,7 @@ def refuse_silent_switch(dataset: str, root: str | Path = ".") -> None:
         f"defaults, so the dataset chosen with -S data={committed} was silently dropped. "
         f"Run `dockyard use data={committed}` and commit conf/config.yaml and params.yaml to "
         f"keep {committed} for every run (or pass -S data={committed}); to go back to "
-        f"{dataset} on purpose, run `dockyard compose data={dataset}` and commit params.yaml."
+        f"{dataset} on purpose, run `dockyard compose data={dataset}` and commit params.yaml.",
+        kind="dataset-switch",
+        key="data",
     )

@@ -47,7 +47,10 @@ def append_batch(
             f"The dataset {name} reads the single file {data.input}, not a folder of batches: "
             "append adds batches to a folder. Register one with `dockyard data add FOLDER "
             "--target COLUMN` (move the file into the folder first), or replace the file and "
-            f"run `dvc add {data.input}`."
+            f"run `dvc add {data.input}`.",
+            kind="not-a-folder",
+            key="data.input",
+            path=data.input,
         )
     source = data.source
     fmt, delimiter = source.get("format"), source.get("delimiter") or ","
@@ -56,7 +59,11 @@ def append_batch(
     batch = as_name or file.name
     _check_name(batch, file, existing, folder, root)
     if not file.is_file():
-        raise DataError(f"{file} does not exist or is not a file: give the batch's CSV or Parquet.")
+        raise DataError(
+            f"{file} does not exist or is not a file: give the batch's CSV or Parquet.",
+            kind="missing-file",
+            path=file,
+        )
     drop = list(source.get("drop_columns") or [])
     done = f"Nothing was added to {data.input}, and {data.input}.dvc is unchanged."
     table = _without(read_table(file, format=fmt, delimiter=delimiter), drop)
@@ -79,7 +86,9 @@ def append_batch(
         dvc_add(str(data.input), root)
     except DataError as error:
         target.unlink(missing_ok=True)
-        raise DataError(f"{error} The batch was taken out again: {done}") from None
+        raise DataError(
+            f"{error} The batch was taken out again: {done}", kind=error.kind, path=error.path
+        ) from None
     return Appended(name, str(data.input), batch, len(table), len(existing) + 1, window)
 
 
@@ -88,7 +97,8 @@ def _check_name(batch: str, file: Path, existing: list[Path], folder: Path, root
     if "/" in batch or "\\" in batch or batch.startswith("."):
         raise DataError(
             f"--as {batch!r} must be a plain file name (no folders, not hidden), such as "
-            "2024-06-03.csv."
+            "2024-06-03.csv.",
+            kind="bad-name",
         )
     kind = BATCH_SUFFIXES.get(Path(batch).suffix.lower())
     folder_kind = BATCH_SUFFIXES[existing[-1].suffix.lower()]
@@ -97,12 +107,16 @@ def _check_name(batch: str, file: Path, existing: list[Path], folder: Path, root
             f"The batches in {relative} are {folder_kind.upper()} files, but {batch} is "
             f"{'named ' + Path(batch).suffix if kind is None else kind.upper()}. Convert the "
             f"batch to {folder_kind.upper()} (every batch of a dataset reads alike), or give "
-            f"it a {folder_kind} name with --as."
+            f"it a {folder_kind} name with --as.",
+            kind="mixed-formats",
+            path=file,
         )
     if (folder / batch).exists():
         raise DataError(
             f"{relative}/{batch} already exists: a batch is never replaced. Give the new batch "
-            "its own name with --as (e.g. the date it covers)."
+            "its own name with --as (e.g. the date it covers).",
+            kind="already-exists",
+            path=folder / batch,
         )
     newest = existing[-1].name
     if batch <= newest:
@@ -110,12 +124,16 @@ def _check_name(batch: str, file: Path, existing: list[Path], folder: Path, root
             f"The batch name {batch} sorts before the newest batch {newest} in {relative}: "
             "batches are read in name order, which must be the order they arrived (the "
             "window and the monitor take the last ones as the newest). Name it so it sorts "
-            f"last, e.g. --as {_later_name(newest, Path(batch).suffix)}."
+            f"last, e.g. --as {_later_name(newest, Path(batch).suffix)}.",
+            kind="out-of-order",
+            path=file,
         )
     if file.resolve().parent == folder.resolve():
         raise DataError(
             f"{file} is inside {relative} already. Put the new batch outside the folder (e.g. "
-            "in your downloads) and append it from there, so it is checked before it lands."
+            "in your downloads) and append it from there, so it is checked before it lands.",
+            kind="inside-folder",
+            path=file,
         )
 
 
@@ -143,4 +161,10 @@ def _check(table, cfg, where: str, done: str) -> None:
     try:
         check_dataset(table, local)
     except ValidationFailed as error:
-        raise ValidationFailed(f"{error}\n{done}") from None
+        raise ValidationFailed(
+            f"{error}\n{done}",
+            kind=error.kind,
+            column=error.column,
+            key=error.key,
+            path=error.path,
+        ) from None

@@ -56,7 +56,9 @@ class FeatureTransform:
         if not path.is_file():
             raise DataError(
                 f"Expected the fitted transform {path}, but it does not exist. Run `dvc repro` "
-                "(the featurize stage writes it) or `dvc pull`."
+                "(the featurize stage writes it) or `dvc pull`.",
+                kind="missing-file",
+                path=path,
             )
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
@@ -95,7 +97,9 @@ class FeatureTransform:
         missing = [c for c in self.input_columns if c not in table.columns]
         if missing:
             raise DataError(
-                f"{where} lacks column(s) the transform was fitted on: {', '.join(missing)}."
+                f"{where} lacks column(s) the transform was fitted on: {', '.join(missing)}.",
+                kind="missing-column",
+                column=missing[0],
             )
         derived = self.derive(table)
         n = len(table)
@@ -138,14 +142,20 @@ class FeatureTransform:
             raise DataError(
                 f"{where}: column {column!r} holds categories never seen in training "
                 f"({', '.join(map(repr, examples))}; rows {rows}). featurize.unknown_category "
-                "is 'error'; set it to 'ignore' to encode unseen categories as all zeros."
+                "is 'error'; set it to 'ignore' to encode unseen categories as all zeros.",
+                kind="unseen-category",
+                column=column,
             )
         return codes
 
     def labels(self, table: pd.DataFrame, where: str = "the table") -> np.ndarray:
         """Class indices (classification) or the scaled target (regression)."""
         if self.target not in table.columns:
-            raise DataError(f"{where} has no target column {self.target!r}.")
+            raise DataError(
+                f"{where} has no target column {self.target!r}.",
+                kind="missing-column",
+                column=self.target,
+            )
         values = table[self.target]
         if self.task == "regression":
             numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
@@ -156,7 +166,9 @@ class FeatureTransform:
             unknown = sorted(set(values[codes.isna()].tolist()), key=str)[:5]
             raise DataError(
                 f"{where}: target {self.target!r} holds value(s) {unknown} absent from the "
-                f"training split (classes {self.classes}). Every class needs training rows."
+                f"training split (classes {self.classes}). Every class needs training rows.",
+                kind="unseen-class",
+                column=self.target,
             )
         return codes.to_numpy(dtype=np.int64)
 
@@ -266,7 +278,9 @@ def fit_transform(
         present = values[~np.isnan(values)]
         if present.size == 0:
             raise DataError(
-                f"Column {column!r} has no values in the training split; it cannot be imputed."
+                f"Column {column!r} has no values in the training split; it cannot be imputed.",
+                kind="empty-column",
+                column=column,
             )
         fill = {"median": np.median, "mean": np.mean}.get(policy["numeric_impute"])
         impute[column] = float(fill(present)) if fill else 0.0

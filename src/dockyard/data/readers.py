@@ -46,7 +46,9 @@ def detect_format(path: Path, declared: str | None = None) -> str:
     if declared:
         if declared not in FORMATS:
             raise DataError(
-                f"data.source.format is {declared!r}; supported formats: {', '.join(FORMATS)}."
+                f"data.source.format is {declared!r}; supported formats: {', '.join(FORMATS)}.",
+                kind="unknown-format",
+                key="data.source.format",
             )
         return declared
     suffix = path.suffix.lower()
@@ -56,7 +58,9 @@ def detect_format(path: Path, declared: str | None = None) -> str:
         return "csv"
     raise DataError(
         f"{path}: cannot tell the format from the extension {suffix!r}. Use a .csv or .parquet "
-        "file, or set data.source.format to csv or parquet."
+        "file, or set data.source.format to csv or parquet.",
+        kind="unknown-format",
+        path=path,
     )
 
 
@@ -66,32 +70,48 @@ def read_table(path: str | Path, format: str | None = None, delimiter: str = ","
     if not path.exists():
         raise DataError(
             f"The data file {path} does not exist. If it is tracked by DVC, run `dvc pull` "
-            f"(or `dvc checkout`); otherwise fix data.source.path."
+            f"(or `dvc checkout`); otherwise fix data.source.path.",
+            kind="missing-file",
+            path=path,
         )
     if not path.is_file():
-        raise DataError(f"{path} is a folder, not a data file. Point data.source.path at a file.")
+        raise DataError(
+            f"{path} is a folder, not a data file. Point data.source.path at a file.",
+            kind="not-a-file",
+            path=path,
+        )
     fmt = detect_format(path, format)
     head = _head(path)
     if not head:
-        raise DataError(f"{path} is empty (0 bytes): there is no header and no data.")
+        raise DataError(
+            f"{path} is empty (0 bytes): there is no header and no data.",
+            kind="empty-file",
+            path=path,
+        )
     kind = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
     if fmt == "parquet":
         if kind != "a Parquet file":
             raise DataError(
                 f"{path} is not a Parquet file (it looks like {kind or 'text or unknown bytes'}). "
-                "Export it as Parquet, or register the CSV file instead."
+                "Export it as Parquet, or register the CSV file instead.",
+                kind="wrong-format",
+                path=path,
             )
         return _read_parquet(path)
     if kind == "a Parquet file":
         raise DataError(
             f"{path} is named .csv but holds a Parquet file. Rename it to "
             f"{path.with_suffix('.parquet').name} (`git mv` or `mv`, then register that file), "
-            "or set data.source.format: parquet in its conf/data file."
+            "or set data.source.format: parquet in its conf/data file.",
+            kind="wrong-format",
+            path=path,
         )
     if kind is not None or b"\x00" in head:
         raise DataError(
             f"{path} is not a CSV table: it looks like {kind or 'a binary file'}. "
-            "Export the data as a CSV (comma-separated text) or Parquet file."
+            "Export the data as a CSV (comma-separated text) or Parquet file.",
+            kind="wrong-format",
+            path=path,
         )
     return _read_csv(path, delimiter)
 
@@ -108,10 +128,12 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
-        raise DataError(f"{path} could not be read as Parquet: {error}") from None
+        raise DataError(
+            f"{path} could not be read as Parquet: {error}", kind="unreadable", path=path
+        ) from None
     _refuse_duplicate_columns(path, table.column_names)
     if table.num_rows == 0:
-        raise DataError(f"{path} has columns but no rows.")
+        raise DataError(f"{path} has columns but no rows.", kind="no-rows", path=path)
     return _dates_as_timestamps(table).to_pandas()
 
 
@@ -135,7 +157,9 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
     if table.num_rows == 0:
         raise DataError(
             f"{path} has a header ({', '.join(names[:8])}{' ...' if len(names) > 8 else ''}) "
-            "but no data rows."
+            "but no data rows.",
+            kind="no-rows",
+            path=path,
         )
     if len(names) == 1:
         _refuse_wrong_delimiter(path, names[0], delimiter)
@@ -158,7 +182,10 @@ def _refuse_duplicate_columns(path: Path, names: list[str]) -> None:
     if duplicates:
         raise DataError(
             f"{path} has duplicate column names: {', '.join(map(repr, duplicates))}. Every "
-            "column needs a unique name; rename the duplicates in the file."
+            "column needs a unique name; rename the duplicates in the file.",
+            kind="duplicate-column",
+            column=duplicates[0],
+            path=path,
         )
 
 
@@ -170,7 +197,10 @@ def _refuse_wrong_delimiter(path: Path, header: str, delimiter: str) -> None:
                 f"{path} was read with the delimiter {delimiter!r} and came out as a single "
                 f"column {header[:60]!r}, which contains {shown!r}: the file looks "
                 f"{shown!r}-delimited. Set data.source.delimiter: {shown!r} in its conf/data "
-                "file (dockyard data add detects it)."
+                "file (dockyard data add detects it).",
+                kind="wrong-delimiter",
+                key="data.source.delimiter",
+                path=path,
             )
 
 
@@ -189,7 +219,9 @@ def _diagnose_csv(path: Path, delimiter: str, reason: str) -> DataError:
         where = ", ".join(f"line {n} ({b!r})" for n, b in bad_bytes)
         return DataError(
             f"{path} is not valid UTF-8 text: undecodable bytes at {where}. Re-save the file "
-            "as UTF-8 (e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`)."
+            "as UTF-8 (e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`).",
+            kind="bad-encoding",
+            path=path,
         )
     text = raw.decode("utf-8")
     rows = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -204,9 +236,15 @@ def _diagnose_csv(path: Path, delimiter: str, reason: str) -> DataError:
         return DataError(
             f"{path} has rows with the wrong number of fields: the header has {len(header)} "
             f"columns, but {shown}{more}. Fix those rows (a stray delimiter or a missing "
-            "value), or quote fields that contain the delimiter."
+            "value), or quote fields that contain the delimiter.",
+            kind="ragged-rows",
+            path=path,
         )
-    return DataError(f"{path} could not be parsed as CSV: {reason.strip().splitlines()[0]}")
+    return DataError(
+        f"{path} could not be parsed as CSV: {reason.strip().splitlines()[0]}",
+        kind="unreadable",
+        path=path,
+    )
 
 
 # ----------------------------------------------------------------------------- batch folders
@@ -222,7 +260,9 @@ def batch_files(
     if not folder.is_dir():
         raise DataError(
             f"The batch folder {folder} does not exist. If DVC tracks it, run `dvc pull` "
-            "(or `dvc checkout`); otherwise fix data.input in its conf/data file."
+            "(or `dvc checkout`); otherwise fix data.input in its conf/data file.",
+            kind="missing-file",
+            path=folder,
         )
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     others = [p.name for p in entries if not p.is_file() or p.suffix.lower() not in BATCH_SUFFIXES]
@@ -231,12 +271,16 @@ def batch_files(
             f"The batch folder {folder} holds {', '.join(others[:5])}, which "
             f"{'is' if len(others) == 1 else 'are'} no CSV or Parquet batch file "
             f"({', '.join(BATCH_SUFFIXES)}). Move {'it' if len(others) == 1 else 'them'} "
-            "out of the folder: every file in it is a batch of the dataset."
+            "out of the folder: every file in it is a batch of the dataset.",
+            kind="stray-file",
+            path=folder,
         )
     if not entries:
         raise DataError(
             f"The batch folder {folder} is empty. Put at least one CSV or Parquet batch in it "
-            "(`dockyard data append NAME FILE` adds one)."
+            "(`dockyard data append NAME FILE` adds one).",
+            kind="empty-folder",
+            path=folder,
         )
     formats = {BATCH_SUFFIXES[p.suffix.lower()] for p in entries}
     if format is not None:
@@ -245,7 +289,9 @@ def batch_files(
         raise DataError(
             f"The batch folder {folder} mixes CSV and Parquet files "
             f"({', '.join(p.name for p in entries[:6])}); every batch of a dataset has one "
-            "format, so they read alike. Convert the odd ones out."
+            "format, so they read alike. Convert the odd ones out.",
+            kind="mixed-formats",
+            path=folder,
         )
     if time is not None and len(entries) > 1:
         starts = {p: _batch_start(p, BATCH_SUFFIXES[p.suffix.lower()], time) for p in entries}
@@ -292,7 +338,7 @@ def read_batches(
     count is kept in `table.attrs[BATCH_ROWS_ATTR]` under its name (`names`, default the
     file names)."""
     if not files:
-        raise DataError("No batch files to read: the batch window selects none.")
+        raise DataError("No batch files to read: the batch window selects none.", kind="no-batches")
     names = names or [f.name for f in files]
     tables = [read_table(f, format=format, delimiter=delimiter) for f in files]
     first = [str(c) for c in tables[0].columns]
@@ -312,7 +358,10 @@ def read_batches(
                     if part
                 )
                 + ". Every batch of a dataset has the same columns: fix the file, or register "
-                "a new dataset for the new layout (dockyard data add)."
+                "a new dataset for the new layout (dockyard data add).",
+                kind="missing-column" if missing else "unexpected-column",
+                column=(missing or extra)[0],
+                path=file,
             )
     if len(tables) == 1:
         table = tables[0]

@@ -68,7 +68,9 @@ def add_dataset(
     if config_path.exists() and not force:
         raise DataError(
             f"conf/data/{name}.yaml already exists. Choose another --name, or pass --force to "
-            "replace it with a fresh draft."
+            "replace it with a fresh draft.",
+            kind="already-exists",
+            path=config_path,
         )
     files = batch_files(file) if file.is_dir() else [file]
     fmt = detect_format(files[0])
@@ -81,7 +83,10 @@ def add_dataset(
         hint = did_you_mean(target, [str(c) for c in table.columns])
         raise DataError(
             f"{relative} has no column {target!r} to use as the target.{hint} Its columns are: "
-            f"{', '.join(map(str, table.columns[:30]))}."
+            f"{', '.join(map(str, table.columns[:30]))}.",
+            kind="missing-column",
+            column=target,
+            path=relative,
         )
     task, reason = _task(table[target], task)
     _check_target(table[target], target, task, relative)
@@ -160,17 +165,23 @@ def _inside_repo(path: Path, root: Path) -> Path:
     if not path.exists():
         raise DataError(
             f"{path} does not exist. Give the path of a CSV or Parquet file inside the "
-            "repository (e.g. data/customers.csv)."
+            "repository (e.g. data/customers.csv).",
+            kind="missing-file",
+            path=path,
         )
     resolved = path.resolve()
     if not resolved.is_relative_to(root):
         raise DataError(
             f"{path} is outside the repository ({root}). DVC versions files inside the "
             "repository only: copy it in first (e.g. to data/), then run dockyard data add on "
-            "the copy."
+            "the copy.",
+            kind="outside-repo",
+            path=path,
         )
     if not resolved.is_file() and not resolved.is_dir():
-        raise DataError(f"{path} is neither a file nor a folder of batch files.")
+        raise DataError(
+            f"{path} is neither a file nor a folder of batch files.", kind="not-a-file", path=path
+        )
     return resolved
 
 
@@ -210,19 +221,28 @@ def _check_target(values: pd.Series, target: str, task: str, where: str) -> None
         raise DataError(
             f"{where}: --task regression needs a numeric target, but {target!r} holds text "
             f"({examples}). Register it as a classification task (drop --task, or pass "
-            "--task classification), or choose a numeric --target."
+            "--task classification), or choose a numeric --target.",
+            kind="wrong-type",
+            column=target,
+            path=where,
         )
     missing = values.isna()
     if missing.any():
         rows = missing[missing].index[:5].tolist()
         raise DataError(
             f"{where}: the target column {target!r} is missing in {int(missing.sum())} row(s) "
-            f"(rows {rows}, counted from 0 at the first data row). Fill or drop those rows."
+            f"(rows {rows}, counted from 0 at the first data row). Fill or drop those rows.",
+            kind="missing-values",
+            column=target,
+            path=where,
         )
     if task == "classification" and values.nunique() < 2:
         raise DataError(
             f"{where}: the target column {target!r} has a single class ({values.iloc[0]!r}); "
-            "a classifier needs at least two."
+            "a classifier needs at least two.",
+            kind="single-class",
+            column=target,
+            path=where,
         )
 
 
@@ -304,19 +324,28 @@ def _time_axis(
             hint = did_you_mean(chosen, [str(c) for c in table.columns])
             raise DataError(
                 f"{where} has no column {chosen!r} for --time.{hint} Its date/time columns "
-                f"are: {', '.join(datetimes) or 'none'}."
+                f"are: {', '.join(datetimes) or 'none'}.",
+                kind="missing-column",
+                column=chosen,
+                path=where,
             )
         if chosen not in datetimes:
             raise DataError(
                 f"{where}: --time {chosen!r} names a column that does not hold ISO dates or "
                 f"timestamps (read as {table[chosen].dtype}). Choose one of: "
-                f"{', '.join(datetimes) or 'none (write dates as 2024-01-05)'}."
+                f"{', '.join(datetimes) or 'none (write dates as 2024-01-05)'}.",
+                kind="wrong-type",
+                column=chosen,
+                path=where,
             )
         if table[chosen].isna().any():
             raise DataError(
                 f"{where}: the time column {chosen!r} is missing in "
                 f"{int(table[chosen].isna().sum())} row(s); a time axis orders every row. Fill "
-                "or drop those rows, or choose another --time column."
+                "or drop those rows, or choose another --time column.",
+                kind="missing-values",
+                column=chosen,
+                path=where,
             )
         notes.append(f"column {chosen!r} is the time axis (time: true): split.by=time uses it")
         return chosen
@@ -385,5 +414,7 @@ def dvc_add(relative: str, root: Path) -> None:
         reason = " ".join((result.stderr or result.stdout).split())
         raise DataError(
             f"`dvc add {relative}` failed: {reason} (If git already tracks the file, run "
-            f"`git rm --cached {relative}` first.)"
+            f"`git rm --cached {relative}` first.)",
+            kind="dvc-failed",
+            path=relative,
         )

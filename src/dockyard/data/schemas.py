@@ -132,14 +132,14 @@ def validate_table(
         schema.validate(table, lazy=True, inplace=True)  # inplace: no copy (nothing coerced)
     except pa.errors.SchemaErrors as errors:
         failures = pd.concat([extra, errors.failure_cases], ignore_index=True)
-        raise ValidationFailed(format_failures(one_per_cell(failures), where, fix_in)) from None
+        raise _refusal(failures, where, fix_in) from None
     except pa.errors.SchemaError as error:  # raised for problems lazy mode cannot collect
         raise ValidationFailed(
             f"{where} does not match the schema in {fix_in}: {error}. Fix the data or the "
             "schema, then run `dvc repro` again."
         ) from None
     if len(extra):
-        raise ValidationFailed(format_failures(one_per_cell(extra), where, fix_in))
+        raise _refusal(extra, where, fix_in)
     summary: dict[str, Any] = {
         "rows": int(len(table)),
         "columns": int(table.shape[1]),
@@ -316,6 +316,25 @@ def describe_check(check: str) -> str:
         "str_matches": f"does not match {argument}",
     }
     return words.get(name, check)
+
+
+def _refusal(failures: pd.DataFrame, where: str, fix_in: str) -> ValidationFailed:
+    """The failure report as an error; its `column` names the failing column when every
+    failure is in that one column."""
+    cells = one_per_cell(failures)
+    columns = _failing_columns(cells)
+    return ValidationFailed(
+        format_failures(cells, where, fix_in),
+        column=next(iter(columns)) if len(columns) == 1 else None,
+    )
+
+
+def _failing_columns(failures: pd.DataFrame) -> set[str | None]:
+    """The columns a failure table is about, as the report names them (a table-level check
+    names its column in failure_case); None for a failure of no one column."""
+    table_level = failures["check"].isin(list(_TABLE_CHECKS))
+    named = failures["column"].where(~table_level, failures["failure_case"].astype(str))
+    return {None if pd.isna(name) else str(name) for name in named}
 
 
 def format_failures(failures: pd.DataFrame, where: str, fix_in: str) -> str:

@@ -25,7 +25,9 @@ def sklearn_dataset(name: str) -> pd.DataFrame:
     if name not in _SKLEARN_LOADERS:
         raise DataError(
             f"data.source.name is {name!r}, but the bundled scikit-learn datasets are: "
-            f"{', '.join(sorted(_SKLEARN_LOADERS))}. Fix data.source.name in conf/data/."
+            f"{', '.join(sorted(_SKLEARN_LOADERS))}. Fix data.source.name in conf/data/.",
+            kind="unknown-dataset",
+            key="data.source.name",
         )
     if name == "digits":
         frame = _digits_without_sklearn()
@@ -95,7 +97,10 @@ def table_file(
         raise DataError(
             f"data.window is {window}, but {path} is a single file, not a folder of batches: "
             "a window selects batches. Remove data.window (or set it to null) in its conf/data "
-            "file, or register a batch folder with `dockyard data add FOLDER`."
+            "file, or register a batch folder with `dockyard data add FOLDER`.",
+            kind="not-a-folder",
+            key="data.window",
+            path=path,
         )
     else:
         table = read_table(path, format=format, delimiter=delimiter)
@@ -112,7 +117,9 @@ def window_files(files: list[Any], window: int | None) -> list[Any]:
     if window is not None and window < 1:
         raise DataError(
             f"data.window is {window}: it counts the newest batches to train on and must be "
-            "1 or more, or null for all of them. Fix it in conf/data/ or your override."
+            "1 or more, or null for all of them. Fix it in conf/data/ or your override.",
+            kind="out-of-range",
+            key="data.window",
         )
     return list(files) if window is None else list(files)[-window:]
 
@@ -145,10 +152,16 @@ def synthetic(
         raise DataError(
             f"data.source for synthetic data needs rows >= 1, numeric >= 1, categorical >= 0 "
             f"and levels >= 2; got rows={rows}, numeric={numeric}, categorical={categorical}, "
-            f"levels={levels}."
+            f"levels={levels}.",
+            kind="out-of-range",
+            key="data.source",
         )
     if not 0 < positive_rate < 1:
-        raise DataError(f"data.source.positive_rate must be in (0, 1), got {positive_rate}.")
+        raise DataError(
+            f"data.source.positive_rate must be in (0, 1), got {positive_rate}.",
+            kind="out-of-range",
+            key="data.source.positive_rate",
+        )
     rng = np.random.default_rng(seed)
     weights = np.random.default_rng(12345).normal(size=min(numeric, 6)).astype(np.float32)
     columns: dict[str, object] = {}
@@ -202,13 +215,19 @@ def build_source(source_cfg: Any) -> pd.DataFrame:
             raise cause from None
         raise DataError(
             f"Could not build the data source data.source ({target}): "
-            f"{str(error).strip().splitlines()[0]}. Check data.source in conf/data/."
+            f"{str(error).strip().splitlines()[0]}. Check data.source in conf/data/.",
+            kind="build-failed",
+            key="data.source",
         ) from None
     if not isinstance(table, pd.DataFrame):
         raise DataError(
             f"data.source._target_ ({target}) must return a pandas DataFrame, but returned "
-            f"{type(table).__name__}."
+            f"{type(table).__name__}.",
+            kind="not-a-table",
+            key="data.source._target_",
         )
     if table.empty:
-        raise DataError(f"data.source ({target}) returned an empty table.")
+        raise DataError(
+            f"data.source ({target}) returned an empty table.", kind="no-rows", key="data.source"
+        )
     return table

@@ -48,7 +48,8 @@ def split_indices(
             raise DataError(
                 f"The {name} split is empty: {len(target)} rows with val_fraction="
                 f"{val_fraction} and test_fraction={test_fraction} leave no rows for it. Use "
-                "more data or change split.* in conf/config.yaml."
+                "more data or change split.* in conf/config.yaml.",
+                kind="empty-split",
             )
         result[name] = index
     return result
@@ -72,7 +73,8 @@ def time_indices(
             raise DataError(
                 f"The {name} split is empty: {n} rows with val_fraction={val_fraction} and "
                 f"test_fraction={test_fraction} leave no rows for it. Use more data or change "
-                "split.* in conf/config.yaml."
+                "split.* in conf/config.yaml.",
+                kind="empty-split",
             )
     return {name: np.sort(cuts[name]) for name in SPLITS}
 

@@ -26,7 +26,10 @@ def check_dataset(table: pd.DataFrame, cfg: DictConfig) -> dict[str, Any]:
         shown = ", ".join(map(str, table.columns[:20])) + (" ..." if table.shape[1] > 20 else "")
         raise ValidationFailed(
             f"{where} has no target column {cfg.data.target!r} (data.target). Its columns "
-            f"are: {shown}. Fix data.target in conf/data/{cfg.data.name}.yaml or the data."
+            f"are: {shown}. Fix data.target in conf/data/{cfg.data.name}.yaml or the data.",
+            kind="missing-column",
+            key="data.target",
+            column=cfg.data.target,
         )
     return validate_table(
         table,

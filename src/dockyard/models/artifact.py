@@ -194,7 +194,9 @@ def _require_folder(model_dir: Path) -> None:
         raise DataError(
             f"Expected a model folder at {model_dir}, but there is none. Run `dvc repro` (the "
             "train stage writes models/seed-N/) or `dvc pull` to fetch it, or pass --model with "
-            "the folder of a trained model."
+            "the folder of a trained model.",
+            kind="missing-file",
+            path=model_dir,
         )
     for name in _FILES:
         if not (model_dir / name).is_file():
@@ -202,7 +204,9 @@ def _require_folder(model_dir: Path) -> None:
                 f"Expected the model file {model_dir / name}, but it does not exist: "
                 f"{model_dir} is not a complete dockyard model folder (it needs "
                 f"{MODEL_WEIGHTS}, {MODEL_CARD} and {MODEL_TRANSFORM}). Run `dvc repro` or "
-                "`dvc pull` to restore it."
+                "`dvc pull` to restore it.",
+                kind="missing-file",
+                path=model_dir / name,
             )
 
 
@@ -210,13 +214,19 @@ def _parse_card(blob: bytes, model_dir: Path) -> dict[str, Any]:
     try:
         card = json.loads(blob.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{model_dir / MODEL_CARD} is not valid JSON ({error}).") from None
+        raise DataError(
+            f"{model_dir / MODEL_CARD} is not valid JSON ({error}).",
+            kind="unreadable",
+            path=model_dir / MODEL_CARD,
+        ) from None
     found = card.get("format", FORMAT) if isinstance(card, dict) else None
     if found != FORMAT or not all(key in card for key in _REQUIRED):
         raise DataError(
             f"{model_dir} was written in model format {found!r}, but this dockyard reads "
             f"{FORMAT!r} (with the keys {', '.join(_REQUIRED)}). Re-train it with this version "
-            "(`dvc repro`), or use the dockyard version that trained it."
+            "(`dvc repro`), or use the dockyard version that trained it.",
+            kind="unknown-model-format",
+            path=model_dir,
         )
     return card
 
@@ -236,7 +246,9 @@ def _build_net(card: dict[str, Any], weights: bytes, model_dir: Path) -> Any:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DataError(
             f"{model_dir / MODEL_WEIGHTS} does not hold the weights its card describes "
-            f"({first}). Re-train the model (`dvc repro`) or restore it (`dvc checkout`)."
+            f"({first}). Re-train the model (`dvc repro`) or restore it (`dvc checkout`).",
+            kind="bad-weights",
+            path=model_dir / MODEL_WEIGHTS,
         ) from None
     net.eval()
     return net

@@ -64,7 +64,8 @@ def evaluate(
     if x.shape[1] != len(card["features"]):
         raise DataError(
             f"The test features have {x.shape[1]} columns, the model expects "
-            f"{len(card['features'])}. Re-run the pipeline (`dvc repro`)."
+            f"{len(card['features'])}. Re-run the pipeline (`dvc repro`).",
+            kind="shape-mismatch",
         )
     output = model.predict(x)
     if card["task"] == "classification":

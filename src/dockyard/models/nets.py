@@ -68,7 +68,9 @@ class SmallCNN(nn.Module):
             raise ConfigError(
                 f"model.net.image_shape {list(shape)} does not fit the {in_features} feature "
                 "columns (channels x height x width must equal the number of features). "
-                "Fix data.image_shape in conf/data/."
+                "Fix data.image_shape in conf/data/.",
+                kind="shape-mismatch",
+                key="data.image_shape",
             )
         self.image_shape = shape
         blocks: list[nn.Module] = []
@@ -109,11 +111,16 @@ def build_model(net_cfg: Mapping[str, Any], in_features: int, out_features: int)
         raise ConfigError(
             f"Could not build model.net ({target}): {str(error).strip().splitlines()[-1]}. "
             "A network's constructor must accept in_features and out_features keyword "
-            "arguments plus the other keys under model.net; check them in conf/model/."
+            "arguments plus the other keys under model.net; check them in conf/model/.",
+            kind="build-failed",
+            key="model.net",
         ) from None
     if not isinstance(net, nn.Module):
         raise ConfigError(
-            f"model.net._target_ ({target}) must build a torch.nn.Module, got {type(net).__name__}."
+            f"model.net._target_ ({target}) must build a torch.nn.Module, got "
+            f"{type(net).__name__}.",
+            kind="bad-target",
+            key="model.net._target_",
         )
     return net
 

@@ -44,7 +44,8 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None) -> Path
     except ImportError:
         raise DataError(
             "dockyard export --format onnx needs the onnx and onnxscript packages: "
-            "pip install 'dockyard[onnx]'."
+            "pip install 'dockyard[onnx]'.",
+            kind="missing-package",
         ) from None
     import torch
 
@@ -54,12 +55,14 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None) -> Path
     artifact = load_model(model_dir)
     output = Path(output) if output else onnx_path(model_dir)
     if output.suffix.lower() != ".onnx":
-        raise DataError(f"--output {output} must end in .onnx.")
+        raise DataError(f"--output {output} must end in .onnx.", kind="unknown-format", path=output)
     if output.resolve().parent == model_dir.resolve():
         raise DataError(
             f"--output {output} is inside {model_dir}, the train stage's DVC output: a file "
             "added there changes the folder's hash, and `dvc repro` would re-train over it. "
-            f"Write it beside the folder (the default, {onnx_path(model_dir)})."
+            f"Write it beside the folder (the default, {onnx_path(model_dir)}).",
+            kind="inside-folder",
+            path=output,
         )
     width = len(artifact.card["features"])
     wrapped = _WithProbabilities(artifact.net, artifact.task == "classification").eval()
@@ -83,7 +86,9 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None) -> Path
             raise DataError(
                 f"The network in {model_dir} could not be exported to ONNX "
                 f"({type(error).__name__}: {str(error).strip().splitlines()[0][:300]}). "
-                "Serve it with --runtime torch instead."
+                "Serve it with --runtime torch instead.",
+                kind="export-failed",
+                path=model_dir,
             ) from None
     proto = program.model_proto
     meta = {

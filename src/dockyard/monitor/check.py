@@ -107,7 +107,8 @@ def check_batch(
         raise DataError(
             "None of the model's input features is in the reference table "
             f"({', '.join(map(str, reference.columns[:10]))}): compare a table of the same "
-            "dataset, such as data/prepared/train.parquet."
+            "dataset, such as data/prepared/train.parquet.",
+            kind="missing-column",
         )
     numeric = [c for c, kind in kinds.items() if kind == NUMERIC]
     ranges = expected_ranges(scorer.schema_cfg, numeric)

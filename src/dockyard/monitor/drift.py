@@ -291,11 +291,17 @@ def compare_feature(
     if kind not in EFFECT_NAMES:
         raise ConfigError(
             f"column {name!r} has kind {kind!r}, but drift kinds are {NUMERIC!r} and "
-            f"{CATEGORICAL!r}. Fix the column's kind where the monitor's kinds are declared."
+            f"{CATEGORICAL!r}. Fix the column's kind where the monitor's kinds are declared.",
+            kind="not-a-choice",
+            column=name,
         )
     for side, series in (("reference", reference), ("current", current)):
         if len(series) == 0:
-            raise DataError(f"the {side} data has no rows, so column {name!r} cannot be compared.")
+            raise DataError(
+                f"the {side} data has no rows, so column {name!r} cannot be compared.",
+                kind="no-rows",
+                column=name,
+            )
     rng = np.random.default_rng([policy.seed, zlib.crc32(name.encode())])
     if kind == NUMERIC:
         bounded = expected_range is not None and any(v is not None for v in expected_range)
@@ -340,7 +346,9 @@ def compare_table(
         raise DataError(
             f"drift needs columns {absent} in both tables; reference has {list(by_name[0])}, "
             f"current has {list(by_name[1])}. Add the columns or remove them from the "
-            "monitored kinds."
+            "monitored kinds.",
+            kind="missing-column",
+            column=absent[0],
         )
     return [
         compare_feature(
@@ -489,7 +497,9 @@ def _numeric_values(series: pd.Series, name: str) -> np.ndarray:
             return np.full(len(series), np.nan)
         raise DataError(
             f"column {name!r} is monitored as numeric but holds {dtype} values. Declare it "
-            f"{CATEGORICAL!r} or convert it to numbers before monitoring."
+            f"{CATEGORICAL!r} or convert it to numbers before monitoring.",
+            kind="wrong-type",
+            column=name,
         )
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 

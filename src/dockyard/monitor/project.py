@@ -45,13 +45,17 @@ def read_batch(path: Path, data_cfg: Any, explicit: bool = False) -> pd.DataFram
     if not path.is_file():
         raise DataError(
             f"{path} does not exist or is not a file. Give a CSV or Parquet batch, or a "
-            "folder of them (its newest batch is compared)."
+            "folder of them (its newest batch is compared).",
+            kind="missing-file",
+            path=path,
         )
     fmt = None if explicit else settings["format"]
     if path.suffix.lower() not in BATCH_SUFFIXES and fmt is None:
         raise DataError(
             f"{path} has the extension {path.suffix or '(none)'!r}; the monitor reads CSV "
-            f"and Parquet batches ({', '.join(BATCH_SUFFIXES)})."
+            f"and Parquet batches ({', '.join(BATCH_SUFFIXES)}).",
+            kind="unknown-format",
+            path=path,
         )
     return table_file(
         str(path),
@@ -118,7 +122,9 @@ def require_model(path: Path) -> Path:
     if not (path / "model.json").is_file():
         raise DataError(
             f"Expected a trained model in {path} (its model.json), but there is none. Run "
-            "`dvc repro` (or `dvc pull` to fetch the trained models), or pass --model DIR."
+            "`dvc repro` (or `dvc pull` to fetch the trained models), or pass --model DIR.",
+            kind="missing-file",
+            path=path,
         )
     return path
 
@@ -129,7 +135,9 @@ def require_table(path: Path, what: str) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(
             f"Expected {what} at {path}, but it does not exist. Run `dvc repro` (or "
-            "`dvc pull`) first, or pass --reference FILE."
+            "`dvc pull`) first, or pass --reference FILE.",
+            kind="missing-file",
+            path=path,
         )
     return read_table(path)
 

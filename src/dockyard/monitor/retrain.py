@@ -65,12 +65,14 @@ def retrain(
     if branch is not None and not branch.startswith(RETRAIN_PREFIX):
         raise DockyardError(
             f"--branch {branch} must start with {RETRAIN_PREFIX!r}: that prefix is how the one "
-            "open retraining pull request is found and updated instead of opening another."
+            "open retraining pull request is found and updated instead of opening another.",
+            kind="bad-name",
         )
     if open_pr and (client is None or not repo):
         raise DockyardError(
             "--open-pr needs the repository (--repo OWNER/NAME, or GITHUB_REPOSITORY) and a "
-            "token (GITHUB_TOKEN)."
+            "token (GITHUB_TOKEN).",
+            kind="missing-argument",
         )
     log(pull_if_configured(root))
     cfg, policy = load_settings(root)
@@ -80,7 +82,10 @@ def retrain(
             f"dockyard retrain watches a dataset kept as a folder of batches, but "
             f"{cfg.data.name} reads {cfg.data.input}. Register a batch folder "
             "(`dockyard data add FOLDER --target COLUMN --default`) and add batches with "
-            "`dockyard data append`."
+            "`dockyard data append`.",
+            kind="not-a-folder",
+            key="data.input",
+            path=cfg.data.input,
         )
     newest = batches[-1].name
     if newest in (trained_batches(root) or []):
@@ -184,7 +189,8 @@ def _refuse_other_changes(root: Path, allowed: list[str]) -> None:
         raise DockyardError(
             f"Uncommitted changes in {', '.join(other[:8])}: a retrain commits only the "
             "pipeline's outputs, so the code and config it ran with must be committed. Commit "
-            "or stash them, then run dockyard retrain again."
+            "or stash them, then run dockyard retrain again.",
+            kind="uncommitted-changes",
         )
 
 
@@ -225,10 +231,10 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
     if check and result.returncode != 0:
         reason = " ".join((result.stderr or result.stdout).split())
-        raise DockyardError(f"`git {' '.join(args)}` failed: {reason}")
+        raise DockyardError(f"`git {' '.join(args)}` failed: {reason}", kind="git-failed")
     return result
 
 
 def _run(root: Path, command: list[str], failure: str) -> None:
     if subprocess.run(command, cwd=root).returncode != 0:
-        raise DockyardError(failure + ".")
+        raise DockyardError(failure + ".", kind="dvc-failed")

@@ -159,7 +159,10 @@ def _current(root: Path, cfg: Any, given: str | Path | None) -> tuple[Path, Any]
         raise DataError(
             f"No CURRENT batch given, and the dataset {cfg.data.name} is not a folder of "
             f"batches (data.input is {cfg.data.input}). Pass the table to compare: "
-            "`dockyard monitor new.csv`, or register a batch folder (dockyard data add FOLDER)."
+            "`dockyard monitor new.csv`, or register a batch folder (dockyard data add FOLDER).",
+            kind="not-a-folder",
+            key="data.input",
+            path=cfg.data.input,
         )
     return batches[-1], read_batch(batches[-1], cfg.data)
 

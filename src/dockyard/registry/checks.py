@@ -204,4 +204,4 @@ def push_notice(root: Path, path: str) -> str | None:
 
 def refuse(name: str, problems: list[str]) -> DockyardError:
     numbered = " ".join(f"({i}) {p}" for i, p in enumerate(problems, 1))
-    return DockyardError(f"Not registering {name}: {numbered}")
+    return DockyardError(f"Not registering {name}: {numbered}", kind="checks-failed")

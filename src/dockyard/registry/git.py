@@ -20,12 +20,15 @@ def git(root: str | Path, *args: str, check: bool = True) -> subprocess.Complete
             ["git", *args], cwd=root, capture_output=True, text=True, check=False
         )
     except OSError as error:
-        raise DockyardError(f"Could not run git ({error}); install git and try again.") from None
+        raise DockyardError(
+            f"Could not run git ({error}); install git and try again.", kind="git-failed"
+        ) from None
     if check and result.returncode != 0:
         message = (result.stderr or result.stdout).strip().splitlines()
         raise DockyardError(
             f"`git {' '.join(args)}` failed in {root}: {message[0] if message else 'no output'}. "
-            "Run dockyard from inside the project's git repository."
+            "Run dockyard from inside the project's git repository.",
+            kind="git-failed",
         )
     return result
 
@@ -35,7 +38,9 @@ def repo_root(root: str | Path) -> Path:
     if result.returncode != 0:
         raise DockyardError(
             f"{Path(root).resolve()} is not inside a git repository. The model registry lives in "
-            "git tags: run dockyard from the project root (git init; git commit first)."
+            "git tags: run dockyard from the project root (git init; git commit first).",
+            kind="not-a-repo",
+            path=Path(root).resolve(),
         )
     return Path(result.stdout.strip())
 

@@ -55,7 +55,8 @@ def build_lineage(
     if found is None:
         raise DockyardError(
             f"dvc.lock at {commit[:12]} records no output {path}, so its lineage is unknown. "
-            "Register (and look up) commits whose pipeline ran and was committed."
+            "Register (and look up) commits whose pipeline ran and was committed.",
+            kind="not-reproduced",
         )
     stage, entry = found
     chain = upstream(stages, stage)
@@ -196,7 +197,9 @@ def lineage_for(spec: str, root: str | Path = ".", branch: str = "main") -> dict
     if not folder.is_dir():
         raise DockyardError(
             f"Expected NAME@VERSION, NAME@STAGE or a model folder, found {spec!r}: no such "
-            "folder. See `dockyard registry` for the registered versions."
+            "folder. See `dockyard registry` for the registered versions.",
+            kind="missing-file",
+            path=folder,
         )
     md5 = folder_md5(folder)
     head = git.head(root)
@@ -227,5 +230,7 @@ def lineage_for(spec: str, root: str | Path = ".", branch: str = "main") -> dict
     raise DockyardError(
         f"{folder} (content hash {md5}) matches no registered version and not the model "
         "dvc.lock records at HEAD, so its lineage is unknown. Check out the commit that "
-        "trained it (`dvc checkout`), or register it first."
+        "trained it (`dvc checkout`), or register it first.",
+        kind="unknown-lineage",
+        path=folder,
     )

@@ -101,7 +101,9 @@ def promote(
     if stage not in policy.stages:
         raise RegistryError(
             f"{stage!r} is not a stage of the promotion policy (stages: "
-            f"{', '.join(policy.stages)}; params.yaml, from conf/promotion/)."
+            f"{', '.join(policy.stages)}; params.yaml, from conf/promotion/).",
+            kind="unknown-stage",
+            key="promotion.stages",
         )
     artifacts = versions.read_registry(root)
     info = versions.resolve_version(artifacts, name, version)  # vX.Y.Z, or a stage's holder
@@ -140,7 +142,8 @@ def check_tag(root: str | Path, policy: Policy, tag: str) -> TagCheck:
         if info is None:
             raise RegistryError(
                 f"{tag} assigns {event.stage} to {art.name}@{event.version}, which is not (or no "
-                "longer) registered. Register it, or delete the tag."
+                "longer) registered. Register it, or delete the tag.",
+                kind="unknown-version",
             )
         verdict = evaluate(root, policy, art, info, event.stage or "", before=event)
         who = f"{event.author} <{event.email}>"
@@ -148,6 +151,7 @@ def check_tag(root: str | Path, policy: Policy, tag: str) -> TagCheck:
     if git.resolve_commit(root, tag) is None:
         raise RegistryError(
             f"There is no tag {tag!r} in this repository. Fetch the tags (`git fetch --tags`), "
-            "or check the name (stage tags look like model#prod#3)."
+            "or check the name (stage tags look like model#prod#3).",
+            kind="unknown-tag",
         )
     return TagCheck(tag, None, None, f"{tag} is not a registry tag (GTO): no gate applies.")

@@ -47,14 +47,16 @@ def default_artifact(root: str | Path, name: str | None) -> tuple[str, str]:
             found = ", ".join(sorted(declared)) or "none"
             raise RegistryError(
                 f"Expected exactly one artifact in dvc.yaml's `artifacts:` to register by "
-                f"default, found {found}. Name one: `dockyard register NAME`."
+                f"default, found {found}. Name one: `dockyard register NAME`.",
+                kind="unknown-artifact",
             )
         name = next(iter(declared))
     if name not in declared:
         raise RegistryError(
             f"dvc.yaml declares no artifact {name!r} (declared: "
             f"{', '.join(sorted(declared)) or 'none'}). Declare it under `artifacts:` with its "
-            "`path:`, or register one of those."
+            "`path:`, or register one of those.",
+            kind="unknown-artifact",
         )
     return name, declared[name]
 
@@ -90,7 +92,8 @@ def register_model(
     if same is not None:
         raise RegistryError(
             f"{name} is already registered at commit {commit[:12]} as {same.version}: one "
-            "commit, one version. Train and commit a change to register a new one."
+            "commit, one version. Train and commit a change to register a new one.",
+            kind="already-registered",
         )
     if version is not None:
         versions.parse_version(version)
@@ -98,7 +101,8 @@ def register_model(
             raise RegistryError(
                 f"{name}@{version} already exists (on commit {art.find(version).commit[:12]}); "
                 f"pick a new version, or leave --version out for the next one "
-                f"({versions.next_version(art, bump)})."
+                f"({versions.next_version(art, bump)}).",
+                kind="already-exists",
             )
     else:
         version = versions.next_version(art, bump)
@@ -146,7 +150,9 @@ def bundle(
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise DockyardError(
-            f"--out {out} is not empty; bundle into a new folder so nothing stale ships."
+            f"--out {out} is not empty; bundle into a new folder so nothing stale ships.",
+            kind="not-empty",
+            path=out,
         )
     out.mkdir(parents=True, exist_ok=True)
     files = []

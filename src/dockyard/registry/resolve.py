@@ -72,7 +72,9 @@ def declared_artifacts(root: str | Path, rev: str | None = None) -> dict[str, st
         where = f"at {rev[:12]}" if rev else "in the workspace"
         raise DockyardError(
             f"DVC could not read the artifacts of dvc.yaml {where}: {_first_line(error)}. Fix "
-            "dvc.yaml (an `artifacts:` section with `path:`, `type:` and `desc:`)."
+            "dvc.yaml (an `artifacts:` section with `path:`, `type:` and `desc:`).",
+            kind="bad-artifacts",
+            path=Path(root) / "dvc.yaml",
         ) from None
     names: dict[str, str] = {}
     for dvcfile, artifacts in found.items():
@@ -94,7 +96,8 @@ def artifact_path(root: str | Path, name: str, commit: str) -> str:
     if name not in declared:
         raise RegistryError(
             f"dvc.yaml declares no artifact {name!r}, neither at {commit[:12]} nor now "
-            f"(declared: {', '.join(sorted(declared)) or 'none'}). Add it under `artifacts:`."
+            f"(declared: {', '.join(sorted(declared)) or 'none'}). Add it under `artifacts:`.",
+            kind="unknown-artifact",
         )
     return declared[name]
 
@@ -140,7 +143,9 @@ def resolve_model(spec: str | Path, root: str | Path = ".") -> Path:
         raise DockyardError(
             f"Expected a model folder or a registered model (NAME@vX.Y.Z, NAME@STAGE), found "
             f"{spec_text!r}: no such folder. Train one (`dvc repro` writes models/seed-N/) or "
-            "name a version from `dockyard registry`, e.g. model@prod."
+            "name a version from `dockyard registry`, e.g. model@prod.",
+            kind="missing-file",
+            path=spec_text,
         )
     root = git.repo_root(root)
     resolved = resolve_spec(spec_text, root)
@@ -154,7 +159,8 @@ def materialize(resolved: Resolved, root: str | Path) -> Path:
         raise RegistryError(
             f"dvc.lock at {resolved.commit[:12]} ({resolved.label}) records no output "
             f"{resolved.path}: that commit's pipeline was never run and committed. Register a "
-            "commit whose dvc.lock holds the model."
+            "commit whose dvc.lock holds the model.",
+            kind="not-reproduced",
         )
     workspace = root / resolved.path
     if workspace.is_dir() and folder_md5(workspace) == resolved.md5:
@@ -189,7 +195,8 @@ def _fetch(resolved: Resolved, root: Path, target: Path) -> None:
             raise RegistryError(
                 f"DVC fetched {resolved.path} at {resolved.commit[:12]} for {resolved.label}, but "
                 f"its content hash differs from dvc.lock's {resolved.md5}. The remote holds "
-                "different data under that hash; re-push it from where it was trained."
+                "different data under that hash; re-push it from where it was trained.",
+                kind="hash-mismatch",
             )
         if target.exists():
             shutil.rmtree(target)
@@ -207,14 +214,16 @@ def fetch_error(resolved: Resolved, remotes: dict[str, str], error: Exception) -
         return RegistryError(
             f"Could not get {where}: it is not in the local DVC cache, and the project has no "
             "DVC remote to fetch it from. Configure the team's remote (`dvc remote add -d NAME "
-            "URL`) or run this where the model was trained."
+            "URL`) or run this where the model was trained.",
+            kind="fetch-failed",
         )
     shown = ", ".join(f"{name} ({url})" for name, url in remotes.items())
     return RegistryError(
         f"Could not get {where} from the DVC remote {shown}: {_first_line(error)}. It was "
         "probably never pushed: run `dvc push` in the repository where that version was "
         "trained (at its commit), and check this clone's remote credentials "
-        "(.dvc/config.local)."
+        "(.dvc/config.local).",
+        kind="fetch-failed",
     )
 
 

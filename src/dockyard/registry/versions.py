@@ -26,6 +26,8 @@ MAX_WAIT_S = 2.0
 class RegistryError(DockyardError):
     """A name, version or stage the registry does not hold, or a tag it cannot make."""
 
+    kind = "registry"
+
 
 @dataclass(frozen=True)
 class Event:
@@ -154,7 +156,8 @@ def parse_spec(spec: str) -> tuple[str, str]:
     if not sep or not name or not ref:
         raise RegistryError(
             f"Expected a model as NAME@VERSION (model@v1.2.0), NAME@STAGE (model@prod) or "
-            f"NAME@latest, found {spec!r}."
+            f"NAME@latest, found {spec!r}.",
+            kind="bad-spec",
         )
     return name, ref
 
@@ -166,7 +169,8 @@ def find_artifact(artifacts: dict[str, ArtifactInfo], name: str) -> ArtifactInfo
         raise RegistryError(
             f"No model named {name!r} is registered (registered: {known}). Register a version "
             f"with `dockyard register {name}` on a commit whose pipeline is reproduced, or "
-            "fetch the registry's tags (`git fetch --tags`)."
+            "fetch the registry's tags (`git fetch --tags`).",
+            kind="unknown-model",
         )
     return art
 
@@ -178,7 +182,9 @@ def resolve_version(artifacts: dict[str, ArtifactInfo], name: str, ref: str) -> 
     if ref == LATEST:
         found = art.find(art.latest) if art.latest else None
         if found is None:
-            raise RegistryError(f"{name} has no registered version (versions: {versions}).")
+            raise RegistryError(
+                f"{name} has no registered version (versions: {versions}).", kind="unknown-version"
+            )
         return found
     if ref.startswith("v") and ref[1:2].isdigit():
         found = art.find(ref)
@@ -187,7 +193,8 @@ def resolve_version(artifacts: dict[str, ArtifactInfo], name: str, ref: str) -> 
             why = "was deregistered" if gone else "is not registered"
             raise RegistryError(
                 f"{name}@{ref} {why}. Registered versions of {name}: {versions}. "
-                "Run `dockyard registry` to see them all."
+                "Run `dockyard registry` to see them all.",
+                kind="unknown-version",
             )
         return found
     holder = art.stages.get(ref)
@@ -196,11 +203,15 @@ def resolve_version(artifacts: dict[str, ArtifactInfo], name: str, ref: str) -> 
         raise RegistryError(
             f"No version of {name} is in stage {ref!r} (stages now: {held}). Promote one with "
             f"`dockyard promote {name} VERSION --stage {ref}`, or name a version "
-            f"({name}@vX.Y.Z)."
+            f"({name}@vX.Y.Z).",
+            kind="empty-stage",
         )
     found = art.find(holder)
     if found is None:
-        raise RegistryError(f"{name}@{ref} points to {holder}, which is no longer registered.")
+        raise RegistryError(
+            f"{name}@{ref} points to {holder}, which is no longer registered.",
+            kind="unknown-version",
+        )
     return found
 
 
@@ -211,7 +222,8 @@ def parse_version(text: str) -> tuple[int, int, int]:
     found = SEMVER.match(text)
     if not found:
         raise RegistryError(
-            f"Expected a semantic version such as v1.2.0 (with the leading v), found {text!r}."
+            f"Expected a semantic version such as v1.2.0 (with the leading v), found {text!r}.",
+            kind="bad-version",
         )
     return int(found.group(1)), int(found.group(2)), int(found.group(3))
 
@@ -285,7 +297,8 @@ def register(root: str | Path, name: str, commit: str, version: str, message: st
     except GTOException as error:
         raise RegistryError(
             f"GTO refused to register {name}@{version} on {commit[:12]}: {_gto_message(error)}. "
-            "Run `dockyard registry` to see the versions and the commits they point to."
+            "Run `dockyard registry` to see the versions and the commits they point to.",
+            kind="gto-refused",
         ) from None
 
 
@@ -304,7 +317,8 @@ def assign(
     except GTOException as error:
         raise RegistryError(
             f"GTO could not assign {stage} to {name}@{version}: {_gto_message(error)}. Fetch the "
-            "registry's tags (`git fetch --tags`) and try again."
+            "registry's tags (`git fetch --tags`) and try again.",
+            kind="gto-refused",
         ) from None
 
 

@@ -36,6 +36,8 @@ CONFUSION = "confusion.json"
 class ReportError(DockyardError):
     """A revision cannot be read (unknown name, not a DVC project)."""
 
+    kind = "report"
+
 
 @dataclass
 class Snapshot:
@@ -83,7 +85,8 @@ def resolve(root: Path, rev: str) -> tuple[str, str]:
             raise ReportError(
                 f"Unknown revision {rev!r}: it is neither a git commit, branch or tag nor a "
                 "DVC experiment in this repository. Check `git branch -a`, `dvc exp list`, or "
-                "fetch the base branch (`git fetch origin main`)."
+                "fetch the base branch (`git fetch origin main`).",
+                kind="unknown-revision",
             ) from None
     subject = _git(root, "log", "-1", "--format=%s", sha).stdout.strip()
     return sha, subject
@@ -158,7 +161,11 @@ def snapshots(
     from dvc.repo import Repo
 
     if not (root / "dvc.yaml").is_file():
-        raise ReportError(f"{root} has no dvc.yaml: run dockyard report in the project root.")
+        raise ReportError(
+            f"{root} has no dvc.yaml: run dockyard report in the project root.",
+            kind="missing-file",
+            path=root / "dvc.yaml",
+        )
     base_sha, base_subject = resolve(root, base)
     head_sha, head_subject = resolve(root, head) if head else (None, "")
     revs = [base_sha] + ([head_sha] if head_sha else [])

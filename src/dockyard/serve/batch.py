@@ -52,7 +52,9 @@ def file_format(path: Path, role: str) -> str:
     if fmt is None:
         raise DataError(
             f"{role} {path} has the extension {path.suffix or '(none)'!r}; dockyard predict "
-            "reads and writes .csv and .parquet files. Rename it, or convert it to one of them."
+            "reads and writes .csv and .parquet files. Rename it, or convert it to one of them.",
+            kind="unknown-format",
+            path=path,
         )
     return fmt
 
@@ -77,13 +79,19 @@ def predict_file(
 ) -> BatchResult:
     source, output = Path(source), Path(output)
     if invalid not in INVALID:
-        raise DataError(f"--invalid is {invalid!r}, expected one of: {', '.join(INVALID)}.")
+        raise DataError(
+            f"--invalid is {invalid!r}, expected one of: {', '.join(INVALID)}.", kind="not-a-choice"
+        )
     if batch_rows < 1:
-        raise DataError(f"--batch-rows must be at least 1, got {batch_rows}.")
+        raise DataError(f"--batch-rows must be at least 1, got {batch_rows}.", kind="out-of-range")
     in_format = _check_input(source)
     out_format = file_format(output, "The output")
     if output.resolve() == source.resolve():
-        raise DataError(f"--output {output} is the input file; write the predictions elsewhere.")
+        raise DataError(
+            f"--output {output} is the input file; write the predictions elsewhere.",
+            kind="output-is-input",
+            path=output,
+        )
     scorer.schema.where = str(source)
     metadata = json.dumps(scorer.version, sort_keys=True)
     started, last = time.perf_counter(), time.perf_counter()
@@ -127,12 +135,17 @@ def predict_file(
                 rate = rows / (last - started)
                 print(f"predict: {rows:,} rows done ({rate:,.0f} rows/s)", file=progress)
         if rows == 0:
-            raise DataError(f"{source} has a header but no rows to score.")
+            raise DataError(
+                f"{source} has a header but no rows to score.", kind="no-rows", path=source
+            )
         if bad_total and invalid == "refuse":
             summary = summarise(failures)
+            columns = {entry["column"] for entry in summary}
             raise ValidationFailed(
                 describe(summary, str(source), scorer.schema_source, bad_total, hint=SKIP_HINT)
-                + f"\nNothing was written to {output}."
+                + f"\nNothing was written to {output}.",
+                column=next(iter(columns)) if len(columns) == 1 else None,
+                path=source,
             )
         writer.close()
         side_writer.close()
@@ -154,23 +167,39 @@ def _shift(failures: list[Any], offset: int) -> list[Any]:
 def _check_input(source: Path) -> str:
     fmt = file_format(source, "The input")
     if not source.exists():
-        raise DataError(f"The input file {source} does not exist. Check the path.")
+        raise DataError(
+            f"The input file {source} does not exist. Check the path.",
+            kind="missing-file",
+            path=source,
+        )
     if not source.is_file():
-        raise DataError(f"{source} is a folder, not a file: pass a .csv or .parquet file.")
+        raise DataError(
+            f"{source} is a folder, not a file: pass a .csv or .parquet file.",
+            kind="not-a-file",
+            path=source,
+        )
     with open(source, "rb") as handle:
         head = handle.read(4)
     if not head:
-        raise DataError(f"{source} is empty (0 bytes): there is no header and no data.")
+        raise DataError(
+            f"{source} is empty (0 bytes): there is no header and no data.",
+            kind="empty-file",
+            path=source,
+        )
     if fmt == "parquet" and head != b"PAR1":
         raise DataError(
             f"{source} is not a Parquet file (it does not start with Parquet's magic bytes). "
-            "Export it as Parquet, or pass the CSV file with a .csv extension."
+            "Export it as Parquet, or pass the CSV file with a .csv extension.",
+            kind="wrong-format",
+            path=source,
         )
     if fmt == "csv" and (head == b"PAR1" or b"\x00" in head):
         raise DataError(
             f"{source} is not CSV text (it looks like a binary file"
             + (", a Parquet file: rename it to .parquet" if head == b"PAR1" else "")
-            + ")."
+            + ").",
+            kind="wrong-format",
+            path=source,
         )
     return fmt
 
@@ -190,7 +219,9 @@ def read_chunks(source: Path, fmt: str, batch_rows: int) -> Iterator[Any]:
         first = str(error).strip().splitlines()[0]
         raise DataError(
             f"{source} could not be read as {fmt.upper()}: {first}. Fix the file (for CSV: "
-            "every row needs as many fields as the header; quote fields holding commas)."
+            "every row needs as many fields as the header; quote fields holding commas).",
+            kind="unreadable",
+            path=source,
         ) from None
 
 
@@ -207,7 +238,7 @@ def _csv_chunks(source: Path, batch_rows: int) -> Iterator[Any]:
         header = handle.readline()
         names = next(csv.reader([header.decode("utf-8-sig", "replace")]), [])
         if not names:
-            raise DataError(f"{source} has no header line.")
+            raise DataError(f"{source} has no header line.", kind="unreadable", path=source)
         if not header.endswith(b"\n"):
             header += b"\n"
         sample = handle.read(1 << 16)

@@ -61,12 +61,15 @@ class OnnxRuntime:
         except ImportError:
             raise DataError(
                 "--runtime onnx needs onnxruntime: pip install 'dockyard[onnx]' (or use "
-                "--runtime torch)."
+                "--runtime torch).",
+                kind="missing-package",
             ) from None
         if not path.is_file():
             raise DataError(
                 f"--runtime onnx needs {path}, which does not exist. Write it with "
-                f"`dockyard export --model {model_dir} --format onnx`, or use --runtime torch."
+                f"`dockyard export --model {model_dir} --format onnx`, or use --runtime torch.",
+                kind="missing-file",
+                path=path,
             )
         options = ort.SessionOptions()
         if threads:
@@ -79,7 +82,9 @@ class OnnxRuntime:
         except Exception as error:  # onnxruntime raises its own untyped errors
             raise DataError(
                 f"{path} could not be loaded by ONNX Runtime ({str(error).splitlines()[0]}). "
-                f"Export it again with `dockyard export --model {model_dir} --format onnx`."
+                f"Export it again with `dockyard export --model {model_dir} --format onnx`.",
+                kind="unreadable",
+                path=path,
             ) from None
         meta = self.session.get_modelmeta().custom_metadata_map
         weights_sha256 = model.sha256.get(MODEL_WEIGHTS)
@@ -88,7 +93,9 @@ class OnnxRuntime:
                 f"{path} was exported from other weights than {model_dir / MODEL_WEIGHTS} "
                 f"holds now (sha256 {meta.get(META_WEIGHTS, 'unknown')[:12]} in the export, "
                 f"{weights_sha256[:12]} in the folder): the model was re-trained since. Export "
-                f"it again: `dockyard export --model {model_dir} --format onnx`."
+                f"it again: `dockyard export --model {model_dir} --format onnx`.",
+                kind="stale-export",
+                path=path,
             )
         self.task = task
         self.input = self.session.get_inputs()[0].name
@@ -97,7 +104,9 @@ class OnnxRuntime:
         if self.output not in names:
             raise DataError(
                 f"{path} has no output {self.output!r} (outputs: {', '.join(names)}): it was "
-                f"not written by `dockyard export`. Export it again from {model_dir}."
+                f"not written by `dockyard export`. Export it again from {model_dir}.",
+                kind="wrong-format",
+                path=path,
             )
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
@@ -122,4 +131,6 @@ def load_runtime(
         return TorchRuntime(model, threads, eager)
     if name == "onnx":
         return OnnxRuntime(model, onnx_file, threads)
-    raise DataError(f"--runtime is {name!r}, expected one of: {', '.join(RUNTIMES)}.")
+    raise DataError(
+        f"--runtime is {name!r}, expected one of: {', '.join(RUNTIMES)}.", kind="not-a-choice"
+    )

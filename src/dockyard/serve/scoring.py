@@ -179,7 +179,9 @@ def model_schema(card: dict[str, Any], model_dir: Path) -> tuple[dict[str, Any],
     raise DataError(
         f"{model_dir / 'model.json'} holds no schema, and no params.yaml above the folder "
         "names one for its target: there is nothing to check new rows against. Re-train the "
-        "model with this dockyard version (`dvc repro`), whose model card holds the schema."
+        "model with this dockyard version (`dvc repro`), whose model card holds the schema.",
+        kind="missing-schema",
+        path=model_dir / "model.json",
     )
 
 

@@ -26,7 +26,9 @@ def read_seed_metrics(seeds: list[int]) -> dict[int, dict[str, float]]:
         if not path.is_file():
             raise DataError(
                 f"Expected {path} (written by the evaluate@{seed} stage), but it does not exist. "
-                "Run `dvc repro` so every seed is evaluated first."
+                "Run `dvc repro` so every seed is evaluated first.",
+                kind="missing-file",
+                path=path,
             )
         per_seed[seed] = json.loads(path.read_text(encoding="utf-8"))
     return per_seed

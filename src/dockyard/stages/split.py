@@ -23,7 +23,11 @@ def main() -> None:
     if cfg.data.target not in table.column_names:
         raise DataError(
             f"{RAW_TABLE} has no target column {cfg.data.target!r} (data.target). Fix "
-            "data.target in conf/data/ or the data, then run `dvc repro` again."
+            "data.target in conf/data/ or the data, then run `dvc repro` again.",
+            kind="missing-column",
+            key="data.target",
+            column=cfg.data.target,
+            path=RAW_TABLE,
         )
     if cfg.split.by == "time":
         # the config check guarantees one datetime column marked `time: true`

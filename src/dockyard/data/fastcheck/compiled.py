@@ -22,8 +22,8 @@ from dockyard.errors import ValidationFailed
 class ColumnsMismatch(ValidationFailed):
     """Columns are missing or unexpected: no row can be scored (refused in every mode)."""
 
-    def __init__(self, message: str, missing: list[str], unexpected: list[str]):
-        super().__init__(message)
+    def __init__(self, message: str, missing: list[str], unexpected: list[str], **about: Any):
+        super().__init__(message, **about)
         self.missing, self.unexpected = missing, unexpected
 
 
@@ -104,6 +104,8 @@ class _Bound:
                 "column needs a unique name.",
                 [],
                 duplicates,
+                kind="duplicate-column",
+                column=duplicates[0],
             )
         self.schema = schema
         self.specs: list[ColumnSpec] = []
@@ -129,7 +131,11 @@ class _Bound:
         ]
         if missing or unexpected:
             raise ColumnsMismatch(
-                _columns_message(schema, missing, unexpected), missing, unexpected
+                _columns_message(schema, missing, unexpected),
+                missing,
+                unexpected,
+                kind="missing-column" if missing else "unexpected-column",
+                column=(missing or unexpected)[0],
             )
         self.numeric = NumericChecks([s for s in self.specs if s.dtype in NUMERIC_DTYPES])
         self.times = [s for s in self.specs if s.dtype == DATETIME]
