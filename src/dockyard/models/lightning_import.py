@@ -7,6 +7,8 @@ stage takes, paid on every train stage of every `dvc repro`. `load()` imports Li
 with a placeholder in `scipy.signal`'s place that answers that probe; any other use of the
 placeholder loads the real module, and once Lightning is in, the placeholder is gone, so a
 later `import scipy.signal` (yours, a custom network's, a metric's) gets the real module.
+A stopgap until torchmetrics stops importing it (Lightning-AI/torchmetrics#3457, #3459);
+with such a torchmetrics the placeholder is never touched.
 """
 
 from __future__ import annotations
