@@ -47,3 +47,21 @@ def test_a_module_that_already_holds_scipy_signal_keeps_it() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_submodule_import_through_the_placeholder_gets_the_real_module() -> None:
+    """Something importing scipy.signal.windows while Lightning imports gets the real one."""
+    code = (
+        "import sys, scipy\n"
+        "from dockyard.models.lightning_import import Placeholder\n"
+        "placeholder = Placeholder('scipy.signal')\n"
+        "placeholder.hamming = None\n"
+        "sys.modules['scipy.signal'] = placeholder\n"
+        "import scipy.signal.windows as windows\n"
+        "from scipy.signal import welch\n"
+        "assert type(sys.modules['scipy.signal']).__name__ == 'module'\n"
+        "assert list(windows.hann(3)) == [0.0, 1.0, 0.0] and callable(welch)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

@@ -25,12 +25,13 @@ DEFERRED: dict[str, tuple[str, ...]] = {"scipy.signal": ("hamming",)}
 
 class Placeholder(types.ModuleType):
     """Stands in for a module that is only probed: the probed names are set (to None);
-    any other attribute loads the real module and answers from it. Dunder names are not
-    answered (`inspect.getmodule`, which torch calls while registering its ops, reads
-    `__file__` of every module in sys.modules)."""
+    any other attribute loads the real module and answers from it, and so does `__path__`
+    (an import of a submodule). Other dunder names are not answered: `inspect.getmodule`,
+    which torch calls while registering its ops, reads `__file__` of every module in
+    sys.modules."""
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
+        if name.startswith("__") and name.endswith("__") and name != "__path__":
             raise AttributeError(name)
         return getattr(_real(self), name)
 
