@@ -47,14 +47,16 @@ def project_env() -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command in a project; `result.errors` holds the records of the dockyard errors
-    it (or a stage it started) exited on, oldest first (`DockyardError.record`)."""
+def run(
+    args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run a command in a project (`env` adds to project_env()); `result.errors` holds the
+    records of the dockyard errors it (or a stage it started) exited on, oldest first
+    (`DockyardError.record`)."""
     with tempfile.TemporaryDirectory(prefix="dockyard-errors-") as folder:
         records = Path(folder) / "errors.jsonl"
-        env = project_env()
-        env[ERROR_FILE_ENV] = str(records)
-        result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+        variables = {**project_env(), **(env or {}), ERROR_FILE_ENV: str(records)}
+        result = subprocess.run(args, cwd=cwd, env=variables, capture_output=True, text=True)
         lines = records.read_text().splitlines() if records.exists() else []
     result.errors = [json.loads(line) for line in lines]
     if check and result.returncode != 0:

@@ -20,20 +20,24 @@ from dockyard.monitor.check import expected_ranges
 from dockyard.monitor.drift import benjamini_hochberg
 from dockyard.monitor.performance import decay_report
 
-from .helpers import FakeGitHub, clone_reproduced, make_project, project_env, run, validated_section
+from .helpers import (
+    FakeGitHub,
+    clone_reproduced,
+    error_of,
+    make_project,
+    run,
+    validated_section,
+)
 
 FOLDER = "data/shop"
 SHAPE = dict(numeric=4, categorical=2, positive_rate=0.25)
 
 
 def dockyard(*args: str, cwd: Path, check: bool = True, env: dict | None = None):
-    """The monitor's commands (the `dockyard` command)."""
-    import subprocess
-
+    """The monitor's commands (the `dockyard` command); exit 1 (drift, decay) is no failure.
+    `result.errors` holds the dockyard errors it exited on (tests.helpers.run)."""
     command = [sys.executable, "-m", "dockyard.cli", *args]
-    result = subprocess.run(
-        command, cwd=cwd, env={**project_env(), **(env or {})}, capture_output=True, text=True
-    )
+    result = run(command, cwd, check=False, env=env)
     if check and result.returncode not in (0, 1):
         raise AssertionError(f"{command} exited {result.returncode}\n{result.stderr}")
     return result
@@ -185,20 +189,31 @@ def test_wrong_labels_are_decay_and_exit_1(shop: Path, tmp_path: Path) -> None:
 def test_monitor_errors_are_one_paragraph(shop: Path, tmp_path: Path) -> None:
     broken = synthetic(rows=50, seed=3, **SHAPE).drop(columns="num_2")
     broken.to_csv(tmp_path / "broken.csv", index=False)
+    # args: (kind, column, path) of the error
     cases = [
-        ([str(tmp_path / "broken.csv")], "num_2"),
-        ([str(tmp_path / "none.csv")], "does not exist"),
-        (["--model", str(tmp_path)], "Expected a trained model"),
+        ([str(tmp_path / "broken.csv")], ("missing-column", "num_2", None)),
+        ([str(tmp_path / "none.csv")], ("missing-file", None, str(tmp_path / "none.csv"))),
+        (["--model", str(tmp_path)], ("missing-file", None, str(tmp_path))),
     ]
-    for args, fragment in cases:
+    for args, expected in cases:
         result = dockyard("monitor", *args, "-o", "-", cwd=shop, check=False)
-        assert result.returncode == 2 and fragment in result.stderr, result.stderr
+        assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
+        message = result.stderr.strip()
+        assert len(message.splitlines()) == 1, "one paragraph"
+        record = error_of(result)
+        assert message == f"dockyard: error: {record['message']}"
+        kind, column, path = expected
+        assert record["kind"] == kind and record["column"] == column
+        if path is not None:
+            assert record["path"] == path
 
 
 def test_single_file_datasets_need_a_current_batch(project: Path) -> None:
     result = dockyard("monitor", cwd=project, check=False)
-    assert result.returncode == 2 and "not a folder of batches" in result.stderr
+    assert result.returncode == 2
+    record = error_of(result)
+    assert (record["kind"], record["key"]) == ("not-a-folder", "data.input")
 
 
 def test_expected_ranges_prefer_the_soft_expectation_to_the_hard_limits() -> None:
@@ -233,21 +248,26 @@ def test_monitor_policy_is_checked_with_one_paragraph() -> None:
     policy = monitor_policy(validated_section("monitor", categorical_threshold=0.05))
     assert policy.drift.categorical_threshold == 0.05 and policy.retrain_on == ("drift", "decay")
     assert monitor_policy(load_params(ROOT / "params.yaml").monitor).drift.bootstrap == 500
+    # change: (kind, key, what the message says beyond them: values, ranges)
     bad = [
-        ({"fdr": 1.5}, "'monitor.fdr' must be a number in (0, 1), found 1.5"),
-        ({"numeric_threshold": -1}, "'monitor.numeric_threshold' must be a number in [0, inf)"),
-        ({"retrain_on": ["drift", "weekly"]}, "'monitor.retrain_on' names 'weekly'"),
-        ({"retrain_on": "drift"}, "'monitor.retrain_on' has the wrong type"),
-        ({"bootstrap": 2.5}, "'monitor.bootstrap' has the wrong type"),
-        ({"bins": 1}, "'monitor.bins' must be 2 or more, found 1"),
-        ({"fdr_rate": 0.1}, "unknown config key 'monitor.fdr_rate'"),
+        ({"fdr": 1.5}, "out-of-range", "monitor.fdr", ["(0, 1)", "1.5"]),
+        ({"numeric_threshold": -1}, "out-of-range", "monitor.numeric_threshold", ["[0, inf)"]),
+        ({"retrain_on": ["drift", "weekly"]}, "not-a-choice", "monitor.retrain_on", ["'weekly'"]),
+        ({"retrain_on": "drift"}, "wrong-type", "monitor.retrain_on", []),
+        ({"bootstrap": 2.5}, "wrong-type", "monitor.bootstrap", []),
+        ({"bins": 1}, "out-of-range", "monitor.bins", ["2 or more, found 1"]),
+        ({"fdr_rate": 0.1}, "unknown-key", "monitor.fdr_rate", []),
     ]
-    for change, message in bad:
-        with pytest.raises(ConfigError) as error:
+    for change, kind, key, fragments in bad:
+        with pytest.raises(ConfigError) as caught:
             validated_section("monitor", **change)
-        assert message in str(error.value) and "conf/" in str(error.value)
-    with pytest.raises(ConfigError, match=r"required key\(s\) monitor.alpha"):
+        assert (caught.value.kind, caught.value.key) == (kind, key)
+        for fragment in fragments:
+            assert fragment in str(caught.value)
+        assert "conf/" in str(caught.value)  # where to fix it
+    with pytest.raises(ConfigError) as caught:
         validated_section("monitor", alpha="???")  # OmegaConf's mark of a missing value
+    assert (caught.value.kind, caught.value.key) == ("missing-value", "monitor.alpha")
 
 
 # ----------------------------------------------------------------------------- decay, pure
@@ -396,6 +416,12 @@ def test_retrain_refuses_uncommitted_code(shop: Path, tmp_path: Path) -> None:
     with open(project / "conf/config.yaml", "a") as handle:
         handle.write("# an edit\n")
     result = dockyard("retrain", cwd=project, check=False)
-    assert result.returncode == 2 and "Uncommitted changes in conf/config.yaml" in result.stderr
+    assert result.returncode == 2
+    assert error_of(result)["kind"] == "uncommitted-changes"
+    # the one wording check for kind 'uncommitted-changes'
+    assert (
+        "Uncommitted changes in conf/config.yaml: a retrain commits only the pipeline's outputs"
+        in result.stderr
+    )
     assert run(["git", "branch", "--show-current"], project).stdout.strip() == "main"
     shutil.rmtree(project)

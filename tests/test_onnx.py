@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .helpers import clone_reproduced, run
+from .helpers import clone_reproduced, error_of, run
 from .serving_fixtures import MODEL, dockyard, proba
 
 pytestmark = pytest.mark.slow
@@ -56,7 +56,11 @@ def test_export_leaves_the_dvc_output_unchanged(exported: Path) -> None:
     inside = dockyard(
         exported, "export", "--format", "onnx", "--output", f"{MODEL}/model.onnx", check=False
     )
-    assert inside.returncode == 2 and "the train stage's DVC output" in inside.stderr
+    assert inside.returncode == 2
+    record = error_of(inside)
+    assert (record["kind"], record["path"]) == ("inside-folder", f"{MODEL}/model.onnx")
+    # the one wording check for kind 'inside-folder'
+    assert f"is inside {MODEL}, the train stage's DVC output" in inside.stderr
 
 
 def test_a_stale_or_missing_export_is_refused(exported: Path, tmp_path: Path) -> None:
@@ -72,12 +76,19 @@ def test_a_stale_or_missing_export_is_refused(exported: Path, tmp_path: Path) ->
     stale = dockyard(
         exported, *args, "--model", "models/retrained", "--runtime", "onnx", check=False
     )
-    assert stale.returncode == 2 and "re-trained since" in stale.stderr
+    assert stale.returncode == 2
+    record = error_of(stale)
+    assert (record["kind"], record["path"]) == ("stale-export", "models/retrained.onnx")
+    # the one wording check for kind 'stale-export'
+    assert "the model was re-trained since" in stale.stderr
     (exported / "models/retrained.onnx").unlink()
     missing = dockyard(
         exported, *args, "--model", "models/retrained", "--runtime", "onnx", check=False
     )
-    assert missing.returncode == 2 and "dockyard export --model models/retrained" in missing.stderr
+    assert missing.returncode == 2
+    record = error_of(missing)
+    assert (record["kind"], record["path"]) == ("missing-file", "models/retrained.onnx")
+    assert "dockyard export --model models/retrained" in missing.stderr  # the fix, with its value
     assert "Traceback" not in stale.stderr + missing.stderr
 
 

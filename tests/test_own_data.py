@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .helpers import customers, make_project, project_env, run
+from .helpers import customers, error_of, make_project, project_env, run
 from .s3_server import s3_remote  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -113,7 +113,9 @@ def test_a_silent_switch_back_to_the_bundled_data_is_refused_before_training(
     for stage in ("ingest", "train"):
         refused = run([sys.executable, "-m", f"dockyard.stages.{stage}"], project, check=False)
         assert refused.returncode == 2 and "Traceback" not in refused.stderr
-        assert "dockyard use data=customers" in refused.stderr
+        record = error_of(refused)
+        assert (record["kind"], record["key"]) == ("dataset-switch", "data")
+        assert "dockyard use data=customers" in record["message"]  # the fix, with its value
     fixed = dockyard(project, "use", "data=customers")
     assert "data: digits -> customers" in fixed.stdout
     assert "dockyard: note" not in dockyard(project, "compose", "train.lr=0.002").stderr
@@ -126,8 +128,8 @@ def test_data_add_refuses_a_text_target_for_regression(project: Path) -> None:
         project, "data", "add", DATA, "--target", "label", "--task", "regression", check=False
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "--task regression needs a numeric target" in result.stderr
-    assert "'label' holds text" in result.stderr
+    record = error_of(result)
+    assert (record["kind"], record["column"], record["path"]) == ("wrong-type", "label", DATA)
     assert not (project / "conf/data/customers.yaml").exists()
 
 
@@ -150,8 +152,12 @@ def test_parquet_named_csv_gets_a_rename_hint(project: Path) -> None:
     customers(rows=50).to_parquet(project / DATA, index=False)
     result = dockyard(project, "data", "add", DATA, "--target", "label", check=False)
     assert result.returncode == 2
-    assert "named .csv but holds a Parquet file" in result.stderr
-    assert "Rename it to customers.parquet" in result.stderr
+    record = error_of(result)
+    assert record["kind"] == "wrong-format"
+    assert record["path"] == str((project / DATA).resolve())
+    # the one wording check for kind 'wrong-format'
+    assert f"{DATA} is named .csv but holds a Parquet file." in result.stderr
+    assert "Rename it to customers.parquet" in result.stderr  # the fix, with the new name
 
 
 def _lines(text: str, replace: dict[int, str]) -> str:
@@ -164,55 +170,99 @@ def _lines(text: str, replace: dict[int, str]) -> str:
 GOOD = customers().to_csv(index=False)
 HEADER = GOOD.splitlines()[0]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+LATIN1 = (
+    _lines(GOOD, {6: "41,50.0,0.5,north,basic,stay"}).encode().replace(b"north", b"n\xf6rth", 1)
+)
+LATIN1_LINE = LATIN1.split(b"n\xf6rth")[0].count(b"\n") + 1  # the file's first bad line
 
+# case: (file content, the error's attributes (those not named are None), what its message
+# says beyond them: values, the name of the failed check)
 BAD_INPUTS = {
     "ragged rows": (
         _lines(GOOD, {5: "25,40.0,0.5,north,basic,stay,extra"}),
-        ["wrong number of fields", "line 6 has 7"],
+        {"kind": "ragged-rows", "path": DATA},
+        [
+            # the one wording check for kind 'ragged-rows'
+            f"{DATA} has rows with the wrong number of fields: the header has 6 columns",
+            "line 6 has 7",
+        ],
     ),
-    "wrong delimiter": (GOOD.replace(",", ";"), ["';'-delimited", "delimiter"]),
-    "empty file": ("", ["is empty"]),
-    "header only": (HEADER + "\n", ["has a header", "no data rows"]),
+    "wrong delimiter": (
+        GOOD.replace(",", ";"),
+        {"kind": "wrong-delimiter", "key": "data.source.delimiter", "path": DATA},
+        [
+            # the one wording check for kind 'wrong-delimiter'
+            f"{DATA} was read with the delimiter ',' and came out as a single column "
+            f"{HEADER.replace(',', ';')!r}, which contains ';': the file looks ';'-delimited."
+        ],
+    ),
+    "empty file": (
+        "",
+        {"kind": "empty-file", "path": DATA},
+        # the one wording check for kind 'empty-file'
+        [f"{DATA} is empty (0 bytes): there is no header and no data."],
+    ),
+    "header only": (
+        HEADER + "\n",
+        {"kind": "no-rows", "path": DATA},
+        [f"({HEADER.replace(',', ', ')})"],
+    ),
     "missing target": (
         customers().drop(columns="label").to_csv(index=False),
-        ["no target column 'label'"],
+        {"kind": "missing-column", "column": "label", "key": "data.target"},
+        [],
     ),
     "missing feature": (
         customers().drop(columns="income").to_csv(index=False),
-        ["income", "missing column"],
+        {"kind": "validation", "column": "income"},
+        ["missing column"],
     ),
     "text in numeric": (
         _lines(GOOD, {3: "41,lots,0.5,north,basic,stay"}),
-        ["income", "text in a float64 column", "row 2: lots"],
+        {"kind": "validation", "column": "income"},
+        ["text in a float64 column", "row 2: lots"],
     ),
     "undeclared category": (
         _lines(GOOD, {4: "41,50.0,0.5,moon,basic,stay"}),
-        ["region", "not one of the allowed values (isin)", "row 3: moon"],
+        {"kind": "validation", "column": "region"},
+        ["not one of the allowed values (isin)", "row 3: moon"],
     ),
     "out of range": (  # the drafted sign is hard (a drafted maximum is soft)
         _lines(GOOD, {8: "-5,50.0,0.5,north,basic,stay"}),
-        ["age", "below the minimum (ge: 0)", "row 7: -5"],
+        {"kind": "validation", "column": "age"},
+        ["below the minimum (ge: 0)", "row 7: -5"],
     ),
     "inf": (
         _lines(GOOD, {2: "41,inf,0.5,north,basic,stay"}),
-        ["income", "finite (no inf)", "row 1: inf"],
+        {"kind": "validation", "column": "income"},
+        ["finite (no inf)", "row 1: inf"],
     ),
     "entirely null column": (
         customers().assign(score=None).to_csv(index=False),
-        ["score", "entirely empty"],
+        {"kind": "validation", "column": "score"},
+        ["entirely empty"],
     ),
-    "duplicate columns": (GOOD.replace("score", "age", 1), ["duplicate column names", "'age'"]),
+    "duplicate columns": (
+        GOOD.replace("score", "age", 1),
+        {"kind": "duplicate-column", "column": "age", "path": DATA},
+        # the one wording check for kind 'duplicate-column'
+        [f"{DATA} has duplicate column names: 'age'."],
+    ),
     "single class": (
         customers().assign(label="stay").to_csv(index=False),
-        ["label", "single class"],
+        {"kind": "validation", "column": "label"},
+        ["single class"],
     ),
     "non-utf8": (
-        _lines(GOOD, {6: "41,50.0,0.5,north,basic,stay"})
-        .encode()
-        .replace(b"north", b"n\xf6rth", 1),
-        ["not valid UTF-8", "line"],
+        LATIN1,
+        {"kind": "bad-encoding", "path": DATA},
+        [
+            # the one wording check for kind 'bad-encoding'
+            f"{DATA} is not valid UTF-8 text: undecodable bytes at line",
+            f"line {LATIN1_LINE} (b'\\xf6rth')",
+        ],
     ),
-    "not a table": (PNG, ["not a CSV table", "PNG"]),
+    "not a table": (PNG, {"kind": "wrong-format", "path": DATA}, ["PNG"]),
 }
 
 
@@ -222,7 +272,7 @@ def fail_on(customers_run: Path, tmp_path: Path, case: str) -> tuple[Path, dict[
     project = tmp_path / "p"
     shutil.copytree(customers_run, project, symlinks=True)
     before = {p: sha(project / p) for p in ("dvc.lock", DATA, "models/seed-0/model.pt")}
-    content, fragments = BAD_INPUTS[case]
+    content, expected, fragments = BAD_INPUTS[case]
     data = project / DATA
     if isinstance(content, bytes):
         data.write_bytes(content)
@@ -237,8 +287,12 @@ def fail_on(customers_run: Path, tmp_path: Path, case: str) -> tuple[Path, dict[
     assert message, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert DATA in message
+    record = error_of(result)  # the refusing stage's, through DVC's environment
+    assert message == f"dockyard: error: {record['message'].splitlines()[0]}"
+    attributes = {name: record[name] for name in ("kind", "column", "key", "path")}
+    assert attributes == {"column": None, "key": None, "path": None, **expected}
     for fragment in fragments:
-        assert fragment in result.stderr, (fragment, result.stderr)
+        assert fragment in record["message"], (fragment, record["message"])
     assert sha(project / "dvc.lock") == before["dvc.lock"]
     assert "Running stage 'train@0'" not in result.stdout
     assert sha(project / "models/seed-0/model.pt") == before["models/seed-0/model.pt"]
@@ -266,14 +320,23 @@ def test_after_a_refused_file_git_and_dvc_restore_the_committed_data(
 
 
 @pytest.mark.parametrize(
-    ("path", "fragment"),
-    [("data/nowhere.csv", "does not exist"), ("../outside.csv", "outside the repository")],
+    ("path", "kind", "wording"),
+    [
+        ("data/nowhere.csv", "missing-file", None),
+        # the one wording check for kind 'outside-repo'
+        ("../outside.csv", "outside-repo", "../outside.csv is outside the repository ("),
+    ],
 )
-def test_data_add_refuses_missing_or_outside_paths(project: Path, path: str, fragment: str) -> None:
+def test_data_add_refuses_missing_or_outside_paths(
+    project: Path, path: str, kind: str, wording: str | None
+) -> None:
     (project.parent / "outside.csv").write_text(GOOD)
     result = dockyard(project, "data", "add", path, "--target", "label", check=False)
     assert result.returncode == 2
-    assert fragment in result.stderr and path.lstrip("./") in result.stderr.replace("../", "")
+    record = error_of(result)
+    assert (record["kind"], record["path"]) == (kind, path)
+    if wording is not None:
+        assert wording in result.stderr
     assert "Traceback" not in result.stderr
     assert (
         not list((project / "conf/data").glob("nowhere*"))
@@ -285,10 +348,17 @@ def test_data_add_refuses_bad_tables_and_unknown_target(project: Path) -> None:
     (project / "data").mkdir(exist_ok=True)
     (project / "data/picture.csv").write_bytes(PNG)
     result = dockyard(project, "data", "add", "data/picture.csv", "--target", "y", check=False)
-    assert result.returncode == 2 and "not a CSV table" in result.stderr
+    assert result.returncode == 2
+    record = error_of(result)
+    assert record["kind"] == "wrong-format"
+    assert record["path"] == str((project / "data/picture.csv").resolve())
+    assert "PNG" in record["message"]
     (project / "data/ok.csv").write_text(GOOD)
     result = dockyard(project, "data", "add", "data/ok.csv", "--target", "lable", check=False)
-    assert result.returncode == 2 and "Did you mean 'label'?" in result.stderr
+    assert result.returncode == 2
+    record = error_of(result)
+    assert (record["kind"], record["column"]) == ("missing-column", "lable")
+    assert "Did you mean 'label'?" in record["message"]
     assert not (project / "data/ok.csv.dvc").exists()
 
 

@@ -15,11 +15,11 @@ import pytest
 from dockyard.data.fastcheck import ColumnsMismatch, CompiledSchema
 from dockyard.data.features import fit_transform
 from dockyard.data.schemas import validate_table
-from dockyard.errors import ValidationFailed
+from dockyard.errors import ERROR_FILE_ENV, ValidationFailed
 from dockyard.metrics import classification_metrics
 from dockyard.serve.transform import CompiledTransform
 
-from .helpers import customers, project_env, run
+from .helpers import customers, error_of, project_env, run
 from .serving_fixtures import MODEL, STRICT_MODEL, customers_project, dockyard, proba, split_rows
 
 # ----------------------------------------------------------------------------- generated tables
@@ -430,12 +430,15 @@ def test_bad_rows_are_refused_or_skipped_with_reasons(
     out = tmp_path / "scored.parquet"
     refused = dockyard(customers_model, "predict", str(source), "-o", str(out), check=False)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    message = refused.stderr
-    assert "3 row(s) that break the model's schema" in message
+    record = error_of(refused)
+    # three columns fail, so the error is about no one column
+    assert (record["kind"], record["column"], record["path"]) == ("validation", None, str(source))
+    message = record["message"]
+    assert "3 row(s)" in message
     assert "age: not a number (the column is int64), 1 row(s): row 3: 'old'" in message
     assert "plan: not one of the allowed values (basic, plus, pro), 1 row(s): row 5" in message
     assert "score: below the minimum (ge: 0), 1 row(s): row 7: -5.0" in message
-    assert "--invalid skip" in message and not list(tmp_path.glob("scored*"))
+    assert "--invalid skip" in message and not list(tmp_path.glob("scored*"))  # the fix
     skipped = dockyard(customers_model, "predict", str(source), "-o", str(out), "--invalid", "skip")
     assert f"scored {len(rows) - 3:,} of {len(rows):,} rows" in skipped.stderr
     assert "rejected 3 row(s)" in skipped.stderr
@@ -472,29 +475,61 @@ def test_unknown_categories_follow_the_transform_policy(
         check=False,
     )
     assert strict.returncode == 2
-    assert "region: category never seen in training" in strict.stderr
-    assert "row 2: 'atlantis'" in strict.stderr
+    record = error_of(strict)
+    assert (record["kind"], record["column"], record["path"]) == (
+        "validation",
+        "region",
+        str(source),
+    )
+    assert "category never seen in training" in record["message"]  # the failed check
+    assert "row 2: 'atlantis'" in record["message"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "case, expected",
+    ("case", "kind", "column", "path", "expected"),
     [
-        ("missing model", "Expected a model folder at models/seed-9"),
-        ("incompatible model", "model format 'dockyard-model/999'"),
-        ("missing column", "lacks the column(s) plan"),
-        ("extra column", "has column(s) the schema does not declare: coupon"),
-        ("unreadable parquet", "is not a Parquet file"),
-        ("ragged csv", "could not be read as CSV"),
-        ("wrong extension", "has the extension '.xlsx'"),
-        ("wrong output extension", "has the extension '.txt'"),
-        ("empty csv", "is empty (0 bytes)"),
-        ("header only", "has a header but no rows"),
-        ("no such input", "does not exist"),
+        # `path`: which of the command's files the error is about (source, out, model);
+        # `expected`: what the message says beyond the attributes (values, wording checks)
+        ("missing model", "missing-file", None, "model", []),
+        ("incompatible model", "unknown-model-format", None, "model", ["'dockyard-model/999'"]),
+        ("missing column", "missing-column", "plan", None, []),
+        (
+            "extra column",
+            "unexpected-column",
+            "coupon",
+            None,
+            # the one wording check for kind 'unexpected-column'
+            ["has column(s) the schema does not declare: coupon"],
+        ),
+        ("unreadable parquet", "wrong-format", None, "source", []),
+        # the one wording check for kind 'unreadable'
+        ("ragged csv", "unreadable", None, "source", ["{source} could not be read as CSV: "]),
+        (
+            "wrong extension",
+            "unknown-format",
+            None,
+            "source",
+            # the one wording check for kind 'unknown-format'
+            [
+                "The input {source} has the extension '.xlsx'; dockyard predict reads and "
+                "writes .csv and .parquet files."
+            ],
+        ),
+        ("wrong output extension", "unknown-format", None, "out", ["'.txt'"]),
+        ("empty csv", "empty-file", None, "source", []),
+        ("header only", "no-rows", None, "source", []),
+        ("no such input", "missing-file", None, "source", []),
     ],
 )
 def test_clear_messages_for_user_mistakes(
-    customers_model: Path, tmp_path: Path, case: str, expected: str
+    customers_model: Path,
+    tmp_path: Path,
+    case: str,
+    kind: str,
+    column: str | None,
+    path: str | None,
+    expected: list[str],
 ) -> None:
     rows = split_rows(customers_model).drop(columns="label").head(20)
     source, out, model = tmp_path / "in.csv", tmp_path / "out.parquet", MODEL
@@ -533,8 +568,14 @@ def test_clear_messages_for_user_mistakes(
         customers_model, "predict", str(source), "-o", str(out), "--model", model, check=False
     )
     assert result.returncode == 2, result.stderr
-    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr
     assert result.stderr.startswith("dockyard: error: ")
+    record = error_of(result)
+    files = {"source": source, "out": out, "model": model}
+    assert (record["kind"], record["column"]) == (kind, column)
+    assert record["path"] == (None if path is None else str(files[path]))
+    for fragment in expected:
+        assert fragment.format(source=source) in record["message"]
     assert not out.exists()
 
 
@@ -566,9 +607,8 @@ def test_refusals_exit_2_on_a_busy_machine(customers_model: Path, tmp_path: Path
         source = sources[run_index % 2]
         out = tmp_path / f"out-{run_index}.parquet"
         command = [sys.executable, "-c", _HOLD_GIL, "predict", str(source), "-o", str(out)]
-        return subprocess.run(
-            command, cwd=customers_model, env=project_env(), capture_output=True, text=True
-        )
+        env = {**project_env(), ERROR_FILE_ENV: str(tmp_path / f"errors-{run_index}.jsonl")}
+        return subprocess.run(command, cwd=customers_model, env=env, capture_output=True, text=True)
 
     try:
         with ThreadPoolExecutor(2) as pool:
@@ -580,8 +620,11 @@ def test_refusals_exit_2_on_a_busy_machine(customers_model: Path, tmp_path: Path
     aborted = [(r.returncode, r.stderr[-200:]) for r in results if r.returncode != 2]
     assert not aborted, aborted
     for index, result in enumerate(results):
-        expected = "lacks the column(s) plan" if index % 2 == 0 else "does not declare: coupon"
-        assert result.stderr.startswith("dockyard: error: ") and expected in result.stderr
+        expected = ("missing-column", "plan") if index % 2 == 0 else ("unexpected-column", "coupon")
+        assert result.stderr.startswith("dockyard: error: ")
+        records = (tmp_path / f"errors-{index}.jsonl").read_text().splitlines()
+        record = json.loads(records[-1])
+        assert (record["kind"], record["column"]) == expected
         assert "terminate called" not in result.stderr and "Traceback" not in result.stderr
 
 
@@ -603,10 +646,11 @@ def test_a_refused_file_is_refused_before_torch_loads(
     source = tmp_path / "no-age.csv"
     split_rows(customers_model).drop(columns=["label", "age"]).to_csv(source, index=False)
     command = [sys.executable, "-c", _EXIT_AND_TORCH, "predict", str(source), "-o", "x.csv"]
-    result = subprocess.run(
-        command, cwd=customers_model, env=project_env(), capture_output=True, text=True
-    )
-    assert "lacks the column(s) age" in result.stderr
+    errors = tmp_path / "errors.jsonl"
+    env = {**project_env(), ERROR_FILE_ENV: str(errors)}
+    result = subprocess.run(command, cwd=customers_model, env=env, capture_output=True, text=True)
+    record = json.loads(errors.read_text().splitlines()[-1])
+    assert (record["kind"], record["column"]) == ("missing-column", "age")
     assert "exit 2 torch loaded: False" in result.stderr
     good = tmp_path / "good.csv"
     split_rows(customers_model).drop(columns="label").head(20).to_csv(good, index=False)

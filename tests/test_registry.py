@@ -23,7 +23,7 @@ from dockyard.registry.policy import promotion_policy
 from dockyard.registry.resolve import fetch_error, resolve_spec
 from dockyard.registry.versions import Event, ever_held, next_version, parse_spec, stage_holder
 
-from .helpers import ROOT, at, run, validated_section
+from .helpers import ROOT, at, error_of, run, validated_section
 from .s3_server import S3Remote, run_s3, s3_remote  # noqa: F401
 
 # The registry's commands; switch to ["dockyard"] once dockyard.cli wires add_commands.
@@ -53,25 +53,49 @@ def test_default_policy_is_valid() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "expected"),
+    ("change", "kind", "key", "expected"),
     [
-        ({"stagez": ["x"]}, "unknown config key 'promotion.stagez'"),
-        ({"protected": ["production"]}, "'promotion.protected' names production"),
-        ({"stages": ["staging", "staging"]}, "lists a stage twice"),
-        ({"stages": ["pro d"]}, "invalid stage name"),
-        ({"alpha": 1.5}, "'promotion.alpha' must be a number in (0, 1), found 1.5"),
-        ({"tolerance": -0.1}, "'promotion.tolerance' must be a number in [0, 1)"),
-        ({"primary": "test/latency"}, "'promotion.primary' must be auto or a metric key"),
-        ({"floor": "high"}, "'promotion.floor' has the wrong type"),
-        ({"require_clean_validation": "maybe"}, "'promotion.require_clean_validation' has the"),
-        ({"metrics": ["test/nope"]}, "'promotion.metrics' names test/nope"),
+        # `expected`: what the message says beyond kind and key (values, hints)
+        ({"stagez": ["x"]}, "unknown-key", "promotion.stagez", []),
+        ({"protected": ["production"]}, "not-a-choice", "promotion.protected", ["production"]),
+        (
+            {"stages": ["staging", "staging"]},
+            "bad-value",
+            "promotion.stages",
+            ["['staging', 'staging']"],
+        ),
+        ({"stages": ["pro d"]}, "bad-value", "promotion.stages", ["'pro d'"]),
+        ({"alpha": 1.5}, "out-of-range", "promotion.alpha", ["(0, 1)", "1.5"]),
+        ({"tolerance": -0.1}, "out-of-range", "promotion.tolerance", ["[0, 1)"]),
+        (
+            {"primary": "test/latency"},
+            "unknown-metric",
+            "promotion.primary",
+            # the one wording check for kind 'unknown-metric'
+            [
+                "'promotion.primary' must be auto or a metric key whose direction dockyard "
+                "knows (e.g. test/accuracy, test/rmse), found 'test/latency'."
+            ],
+        ),
+        ({"floor": "high"}, "wrong-type", "promotion.floor", []),
+        (
+            {"require_clean_validation": "maybe"},
+            "wrong-type",
+            "promotion.require_clean_validation",
+            [],
+        ),
+        ({"metrics": ["test/nope"]}, "unknown-metric", "promotion.metrics", ["test/nope"]),
     ],
 )
-def test_policy_refusals_name_the_key(change: dict, expected: str) -> None:
-    with pytest.raises(ConfigError) as error:
+def test_policy_refusals_name_the_key(
+    change: dict, kind: str, key: str, expected: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as caught:
         default_policy(**change)
-    assert expected in str(error.value)
-    assert "conf/" in str(error.value)
+    assert (caught.value.kind, caught.value.key) == (kind, key)
+    for fragment in expected:
+        assert fragment in str(caught.value)
+    assert "conf/" in str(caught.value)  # where to fix it
 
 
 def test_policy_is_read_validated_from_params(tmp_path: Path) -> None:
@@ -81,14 +105,18 @@ def test_policy_is_read_validated_from_params(tmp_path: Path) -> None:
     assert load_policy(ROOT) == default_policy()
     params["promotion"]["protected"] = ["production"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(
-        ConfigError, match=r"'promotion.protected' names production.*conf/promotion/"
-    ):
+    with pytest.raises(ConfigError) as caught:
         load_policy(tmp_path)
+    assert (caught.value.kind, caught.value.key) == ("not-a-choice", "promotion.protected")
+    assert "production" in str(caught.value) and "conf/promotion/" in str(caught.value)
     del params["promotion"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(ConfigError, match=r"`- promotion: default`"):
+    with pytest.raises(ConfigError) as caught:
         load_policy(tmp_path)
+    assert (caught.value.kind, caught.value.key) == ("missing-value", "promotion")
+    # the one wording check for kind 'missing-value'
+    assert "required key(s) promotion have no value." in str(caught.value)
+    assert "`- promotion: default`" in str(caught.value)  # the fix
 
 
 # ----------------------------------------------------------------------------- gate
@@ -360,15 +388,24 @@ def flow(trained: SimpleNamespace) -> SimpleNamespace:
 
 @pytest.mark.slow
 def test_register_refuses_what_is_not_a_reproduced_commit(flow: SimpleNamespace) -> None:
+    # each refusal lists its problems, numbered; the fragments are the values each names
     assert flow.dirty.returncode == 2
-    assert "uncommitted changes (scratch.txt)" in flow.dirty.stderr
+    assert error_of(flow.dirty)["kind"] == "checks-failed"
+    # the one wording check for kind 'checks-failed'
+    assert flow.dirty.stderr.startswith("dockyard: error: Not registering model: (1) ")
+    assert "(2) " not in flow.dirty.stderr
+    assert "scratch.txt" in flow.dirty.stderr
     assert "Traceback" not in flow.dirty.stderr
     assert flow.modified.returncode == 2
-    assert "the pipeline is not up to date (`dvc status`: train@0" in flow.modified.stderr
-    assert "models/seed-0 differs from what dvc.lock records" in flow.modified.stderr
+    assert error_of(flow.modified)["kind"] == "checks-failed"
+    assert "(2) " in flow.modified.stderr
+    assert "train@0" in flow.modified.stderr
+    assert "models/seed-0" in flow.modified.stderr
     assert flow.stale.returncode == 2
+    assert error_of(flow.stale)["kind"] == "checks-failed"
+    assert "(2) " in flow.stale.stderr
     assert "train.epochs: 2 in params.yaml, 3 from conf/" in flow.stale.stderr
-    assert "uncommitted changes (conf/config.yaml)" in flow.stale.stderr
+    assert "(conf/config.yaml)" in flow.stale.stderr
 
 
 @pytest.mark.slow
@@ -505,8 +542,12 @@ def test_lineage_names_each_versions_data_and_params(
     assert run(["git", "status", "--porcelain"], p).stdout == ""  # .dockyard/ ignores itself
 
 
+# resolve_model as a program calls it, wrapped as dockyard's entry points are, so a refusal
+# is one paragraph, exit code 2 and a record in $DOCKYARD_ERROR_FILE
 RESOLVE = (
-    "import sys; from dockyard.registry import resolve_model; print(resolve_model(sys.argv[1]))"
+    "import sys; from dockyard.errors import exit_on_user_error; "
+    "from dockyard.registry import resolve_model; "
+    "exit_on_user_error(lambda: print(resolve_model(sys.argv[1])))()"
 )
 
 
@@ -560,11 +601,21 @@ def test_fresh_clone_resolves_prod_from_the_remote(
         == run(["git", "rev-parse", "model@v0.2.0^{commit}"], clone).stdout.strip()
     )
     unknown = resolve(clone, "model@canary", check=False)
-    assert unknown.returncode != 0 and "No version of model is in stage 'canary'" in unknown.stderr
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert error_of(unknown)["kind"] == "empty-stage"
+    # the one wording check for kind 'empty-stage'
+    assert "No version of model is in stage 'canary'" in unknown.stderr
     missing = resolve(clone, "model@v9.9.9", check=False)
-    assert "model@v9.9.9 is not registered" in missing.stderr
+    assert missing.returncode == 2
+    assert error_of(missing)["kind"] == "unknown-version"
+    # the one wording check for kind 'unknown-version'
+    assert "model@v9.9.9 is not registered." in missing.stderr
     other = resolve(clone, "nosuch@prod", check=False)
-    assert "No model named 'nosuch' is registered (registered: model)" in other.stderr
+    assert other.returncode == 2
+    assert error_of(other)["kind"] == "unknown-model"
+    # the one wording check for kind 'unknown-model'
+    assert "No model named 'nosuch' is registered" in other.stderr
+    assert "(registered: model)" in other.stderr
 
 
 @pytest.mark.slow
@@ -575,14 +626,19 @@ def test_resolve_says_what_is_missing(flow: SimpleNamespace, trained: SimpleName
     run(["git", "clone", "-q", str(trained.project), str(clone)], trained.base)
     run(["dvc", "remote", "modify", "--local", "local", "url", str(empty)], clone)
     unpushed = resolve(clone, "model@prod", check=False)
-    assert unpushed.returncode != 0
+    assert unpushed.returncode == 2 and "Traceback" not in unpushed.stderr
+    assert error_of(unpushed)["kind"] == "fetch-failed"
+    # the one wording check for kind 'fetch-failed'
     assert "Could not get model@v0.2.0 (models/seed-0 at commit" in unpushed.stderr
-    assert "never pushed: run `dvc push`" in unpushed.stderr
+    assert "run `dvc push`" in unpushed.stderr  # the fix
     assert not (clone / ".dockyard/models/model@v0.2.0").exists()
     registered = resolve_spec("model@prod", clone)
     assert registered.version == "v0.2.0" and registered.md5.endswith(".dir")
     no_remote = fetch_error(registered, {}, FileNotFoundError("nothing"))
-    assert "the project has no DVC remote" in str(no_remote)
+    assert no_remote.kind == "fetch-failed"
+    # the fix for this branch (no remote at all), which the kind does not tell apart
+    assert "`dvc remote add -d NAME URL`" in str(no_remote)
+    assert "run `dvc push`" not in str(no_remote)
 
 
 @pytest.mark.slow

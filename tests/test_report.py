@@ -18,7 +18,7 @@ from dockyard.report.render import render, reproducibility_text, verdict_line
 from dockyard.report.stages import group_stages, stage_changes
 from dockyard.stats import benjamini_hochberg
 
-from .helpers import clone_reproduced, compose, run
+from .helpers import clone_reproduced, compose, error_of, run
 from .markdown_check import check_details, check_tables, check_xycharts, mermaid_errors, tables
 
 LIGHT = ("ingest", "validate", "split", "featurize")
@@ -473,6 +473,9 @@ def test_first_pr_and_one_sided_metrics(reproduced: Path, tmp_path: Path) -> Non
 def test_unknown_revision_is_a_clear_error(project: Path) -> None:
     result = report(project, "--base", "no-such-branch", check=False)
     assert result.returncode == 2
+    record = error_of(result)
+    assert (record["type"], record["kind"]) == ("ReportError", "unknown-revision")
+    # the one wording check for kind 'unknown-revision'
     assert "Unknown revision 'no-such-branch'" in result.stderr
     assert "Traceback" not in result.stderr
 

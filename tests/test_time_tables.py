@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .helpers import make_project, run
+from .helpers import error_of, make_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +100,10 @@ def test_dates_train_split_by_time_and_raw_rows_score(trained: Path) -> None:
     bad.to_csv(trained / "bad.csv", index=False)
     refused = dockyard(trained, "predict", "bad.csv", "--output", "x.csv", check=False)
     assert refused.returncode == 2
-    assert "row 199: 'next tuesday'" in refused.stderr and "not a date/time" in refused.stderr
+    record = error_of(refused)
+    assert (record["kind"], record["column"], record["path"]) == ("validation", "day", "bad.csv")
+    # the failed check and the row, with its value
+    assert "not a date/time" in record["message"] and "row 199: 'next tuesday'" in record["message"]
     assert "Traceback" not in refused.stderr
 
 
@@ -148,8 +151,10 @@ def test_the_next_experiment_never_silently_trains_on_the_default_data(trained: 
     result = run(["dvc", "exp", "run", "-S", "train.lr=0.002"], trained, check=False)
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "trains on data=digits, conf/config.yaml's default" in output
-    assert "`dockyard use data=orders`" in output
+    record = error_of(result)  # the refusing stage's, through DVC's environment
+    assert (record["kind"], record["key"]) == ("dataset-switch", "data")
+    assert "data=digits" in record["message"]  # what this run would train on
+    assert "`dockyard use data=orders`" in record["message"]  # the fix, with its value
     assert "Traceback" not in output
     # DVC restored the digits data stages from its run-cache, but nothing trained on them
     assert trained_models() == before
