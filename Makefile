@@ -49,12 +49,9 @@ $(MERMAID_DIR)/.installed:
 		|| echo "npm install failed: the Mermaid parser tests will be skipped"; \
 	else echo "npm not found: the Mermaid parser tests will be skipped"; fi
 
-# One pytest worker per core plus one, each given whole test modules (tests/conftest.py):
-# the tests wait on DVC, git and servers between bursts of CPU, and the extra worker fills
-# those gaps (on 2 cores the CPU then stays ~100% busy).
+# One pytest worker per core, each given whole test modules (tests/conftest.py);
 # PYTEST_ARGS="-n 0" runs everything in one process.
-WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
-PYTEST_ARGS ?= -n $(WORKERS)
+PYTEST_ARGS ?= -n auto
 test: $(VENV)/.installed-dev $(MERMAID_DIR)/.installed
 	$(RUN) python -m pytest $(PYTEST_ARGS)
 

@@ -1,10 +1,9 @@
 """pytest fixtures: real git repositories running real DVC (helpers live in helpers.py).
 
-`make test` runs the suite with one pytest-xdist worker per core, plus one (the Makefile
-says why). The scheduler below hands out whole test modules (like `--dist loadscope`), so a
-module's shared fixtures are built once, on one worker; modules that share a session
-fixture travel together (SHARED), and the costliest modules start first (COST) while the
-small ones fill in behind them.
+`make test` runs the suite with one pytest-xdist worker per core. The scheduler below hands
+out whole test modules (like `--dist loadscope`), so a module's shared fixtures are built
+once, on one worker; modules that share a session fixture travel together (SHARED), and the
+costliest modules start first (COST) while the small ones fill in behind them.
 """
 
 from __future__ import annotations
