@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import clone_reproduced, compose, error_of, make_project, run
+from .helpers import clone_reproduced, compose, error_of, run
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_second_repro_runs_nothing(reproduced: Path, tmp_path: Path) -> None:
 
 def test_param_change_reruns_only_what_reads_it(reproduced: Path, tmp_path: Path) -> None:
     project = clone_reproduced(reproduced, tmp_path / "p")
-    compose(project, "train.lr=0.002")
+    compose(project, "train.lr=0.002", "train.epochs=5")  # few epochs: the re-run is the point
     status = json.loads(run(["dvc", "status", "--json"], project).stdout)
     assert set(status) == {"train@0"}  # DVC lists the first stale stage; later ones follow
     assert {"changed deps": {"params.yaml": {"train": "modified"}}} in status["train@0"]
@@ -118,29 +118,33 @@ def test_param_change_reruns_only_what_reads_it(reproduced: Path, tmp_path: Path
         assert f"Stage '{stage}' didn't change, skipping" in ran
 
 
-def test_two_runs_from_scratch_give_identical_results(reproduced: Path, tmp_path: Path) -> None:
-    again = make_project(tmp_path / "again")
-    run(["dvc", "repro"], again)
-    for path in ("eval/metrics.json", "models/seed-0/model.pt", "data/prepared/test.parquet"):
-        assert (again / path).read_bytes() == (reproduced / path).read_bytes(), path
-
-
-def test_a_fresh_clone_reproduces_the_committed_lock_exactly(
-    reproduced: Path, tmp_path: Path
-) -> None:
-    """Re-running the pipeline in a fresh clone (another commit checked out, an empty cache)
-    reproduces identical weights, so dvc.lock must not change: nothing run-specific (the
-    commit, timestamps, the host) may live in a hashed output."""
-    project = clone_reproduced(reproduced, tmp_path / "origin")
+@pytest.fixture(scope="module")
+def second_run(reproduced: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reproduced project committed, cloned (another commit checked out, an empty cache)
+    and the whole pipeline run again there from scratch. Read it, never change it."""
+    base = tmp_path_factory.mktemp("second-run")
+    project = clone_reproduced(reproduced, base / "origin")
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "reproduced"], project)
-    clone = tmp_path / "clone"
-    run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
+    clone = base / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], base)
+    assert not (clone / "models").exists() and not (clone / ".dvc/cache").exists()
     run(["dvc", "repro"], clone)
-    assert (
-        run(["git", "status", "--porcelain", "dvc.lock", "eval/metrics.json"], clone).stdout == ""
-    )
-    card = json.loads((clone / "models/seed-0/model.json").read_text())
+    return clone
+
+
+def test_two_runs_from_scratch_give_identical_results(reproduced: Path, second_run: Path) -> None:
+    for path in ("eval/metrics.json", "models/seed-0/model.pt", "data/prepared/test.parquet"):
+        assert (second_run / path).read_bytes() == (reproduced / path).read_bytes(), path
+
+
+def test_a_fresh_clone_reproduces_the_committed_lock_exactly(second_run: Path) -> None:
+    """Re-running the pipeline in a fresh clone reproduces identical weights, so dvc.lock must
+    not change: nothing run-specific (the commit, timestamps, the host) may live in a hashed
+    output."""
+    status = run(["git", "status", "--porcelain", "dvc.lock", "eval/metrics.json"], second_run)
+    assert status.stdout == ""
+    card = json.loads((second_run / "models/seed-0/model.json").read_text())
     assert "git_commit" not in json.dumps(card)
 
 
