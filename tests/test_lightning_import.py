@@ -31,9 +31,13 @@ print("ok")
 """
 
 
-def test_lightning_loads_without_scipy_signal_and_scipy_signal_still_works() -> None:
-    result = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True)
+def assert_ok_in_a_fresh_interpreter(code: str) -> None:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_lightning_loads_without_scipy_signal_and_scipy_signal_still_works() -> None:
+    assert_ok_in_a_fresh_interpreter(CHECK)
 
 
 def test_a_module_that_already_holds_scipy_signal_keeps_it() -> None:
@@ -45,8 +49,7 @@ def test_a_module_that_already_holds_scipy_signal_keeps_it() -> None:
         "assert sys.modules['scipy.signal'] is first and scipy.signal is first\n"
         "print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert_ok_in_a_fresh_interpreter(code)
 
 
 def test_a_submodule_import_through_the_placeholder_gets_the_real_module() -> None:
@@ -63,5 +66,4 @@ def test_a_submodule_import_through_the_placeholder_gets_the_real_module() -> No
         "assert list(windows.hann(3)) == [0.0, 1.0, 0.0] and callable(welch)\n"
         "print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert_ok_in_a_fresh_interpreter(code)
