@@ -49,10 +49,23 @@ $(MERMAID_DIR)/.installed:
 		|| echo "npm install failed: the Mermaid parser tests will be skipped"; \
 	else echo "npm not found: the Mermaid parser tests will be skipped"; fi
 
+# The shared-study tests start a private PostgreSQL cluster (tests/pg_server.py) from Debian's
+# `postgresql` package: installed here when missing and apt-get can, else those tests skip.
+PG_STAMP := .cache/postgresql.checked
+$(PG_STAMP):
+	@mkdir -p .cache
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y --no-install-recommends postgresql \
+		 || (apt-get update && apt-get install -y --no-install-recommends postgresql)) >/dev/null \
+		|| echo "apt-get install postgresql failed: the shared-study tests will be skipped"; \
+	else echo "PostgreSQL not found: the shared-study tests will be skipped"; fi
+	@touch $@
+
 # One pytest worker per core, each given whole test modules (tests/conftest.py);
 # PYTEST_ARGS="-n 0" runs everything in one process.
 PYTEST_ARGS ?= -n auto
-test: $(VENV)/.installed-dev $(MERMAID_DIR)/.installed
+test: $(VENV)/.installed-dev $(MERMAID_DIR)/.installed $(PG_STAMP)
 	$(RUN) python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev

@@ -11,7 +11,7 @@ from dockyard.errors import DockyardError, fail
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dockyard.cli import monitor, project, registry, review, serving
+    from dockyard.cli import monitor, project, registry, review, serving, sweep
     from dockyard.cli.common import root_option
 
     parser = argparse.ArgumentParser(
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     root = root_option()
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in (project, serving, registry, monitor, review):
+    for group in (project, serving, registry, monitor, review, sweep):
         group.add_commands(commands, root)
     return parser
 

@@ -143,6 +143,7 @@ def fit(
     from dockyard.models.lightning_module import BestWeights, ResidentTables, TabularTask
     from dockyard.models.loggers import build_loggers
     from dockyard.models.nets import build_model, count_parameters
+    from dockyard.models.trial import pruned_epoch, trial_callbacks
     from dockyard.provenance import describe_device
 
     _quiet_lightning()
@@ -203,11 +204,13 @@ def fit(
             min_delta=stopping.min_delta,
         )
         resident = ResidentTables(train_batches, val_batches)
+        # a sweep trial's per-epoch reports to its study (and pruning); outside one, none
+        reporting = trial_callbacks(seed, default_seed(cfg))
         trainer = pl.Trainer(
             **_trainer_arguments(cfg, deterministic),
             max_epochs=cfg.train.epochs,
             logger=loggers.lightning or False,
-            callbacks=[best, early_stopping, resident],
+            callbacks=[best, early_stopping, resident, *reporting],
             log_every_n_steps=1,
             enable_model_summary=False,
             default_root_dir=ckpt_dir,
@@ -240,4 +243,5 @@ def fit(
         "training": training,
         "device": device,
         "loggers": loggers.finish(),
+        "pruned_epoch": pruned_epoch(reporting),  # a sweep's pruner stopped it: not saved
     }

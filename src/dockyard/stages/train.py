@@ -23,6 +23,7 @@ from dockyard.config import (
 )
 from dockyard.data.features import FeatureTransform, feature_arrays
 from dockyard.io import staged_dir
+from dockyard.models.trial import PRUNED_EXIT
 from dockyard.paths import (
     TRANSFORM_FILE,
     features_path,
@@ -70,6 +71,8 @@ def main() -> None:
         # every extra logger records params.yaml as written
         hparams = hyperparameters(OmegaConf.load(PARAMS_FILE))
         result = fit(cfg, train[:2], val[:2], n_outputs, str(staged_log), seed, hparams)
+        if result["pruned_epoch"] is not None:
+            stop_pruned(seed, result["pruned_epoch"])
         card = model_card(
             cfg,
             seed=seed,
@@ -89,6 +92,18 @@ def main() -> None:
         f"train (seed {seed}): best {training['monitor']} {training['best_score']:.4f} at epoch "
         f"{training['best_epoch']} of {training['epochs_run']} -> {out}/"
     )
+
+
+def stop_pruned(seed: int, epoch: int) -> None:
+    """Exit without outputs: a run its sweep's pruner cut short is no result of its params
+    (DVC must neither keep it as an experiment nor restore it from its run-cache)."""
+    import sys
+
+    print(
+        f"train (seed {seed}): pruned by the sweep after epoch {epoch}; no outputs written.",
+        file=sys.stderr,
+    )
+    raise SystemExit(PRUNED_EXIT)
 
 
 if __name__ == "__main__":
