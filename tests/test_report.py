@@ -15,7 +15,7 @@ from dockyard.report import build_report, reproducibility, run_url
 from dockyard.report.collect import Snapshot, read_committed_outputs
 from dockyard.report.compare import compare, compare_metrics
 from dockyard.report.render import render, reproducibility_text, verdict_line
-from dockyard.report.stages import group_stages, stage_changes
+from dockyard.report.stages import group_stages, stage_changes, stage_runs
 from dockyard.stats import benjamini_hochberg
 
 from .helpers import clone_reproduced, compose, error_of, run
@@ -278,6 +278,37 @@ def test_stages_in_pipeline_order_with_seeds_grouped() -> None:
         g.name: g.reason_parts for g in group_stages(stage_changes(_lock([0], 1), _lock([0], 2)))
     }
     assert one["evaluate@0"] == [("upstream outputs", ["models/seed-0"])]
+
+
+def test_ci_run_stages_say_re_ran_why_or_restored_from_whose_run() -> None:
+    """CI's record (`dockyard ci run`) against both locks: a re-run stage says why, a
+    restored one whether it is base's run; seeds sharing both fold onto one row."""
+    base, head = _lock([0, 1, 2], 0.001), _lock([0, 1, 2], 0.01)
+    outcomes = {"featurize": "pulled", "monitor": "up to date"}
+    outcomes |= {f"train@{s}": "ran" for s in range(3)}
+    outcomes |= {f"evaluate@{s}": "ran" for s in range(3)} | {"aggregate": "failed"}
+    record = {"stages": outcomes, "reproduce_all": False}
+    runs = stage_runs(record, base, head, stage_changes(base, head), "main")
+    rows = {g.name: g.reason_parts for g in group_stages(runs)}
+    assert rows["train@0-2"] == [("re-ran", []), ("params", ["train.lr"])]
+    assert rows["evaluate@0-2"] == [("re-ran", []), ("upstream outputs", ["models/seed-N"])]
+    assert rows["aggregate"][0] == ("failed", [])
+    assert rows["featurize"] == [("restored from main's run", [])]
+    assert [r.stage for r in runs if not r.reran] == ["featurize", "monitor"]
+    assert rows["monitor"][0][0].startswith("not re-run: its inputs are those this branch's")
+    everything = {"stages": dict.fromkeys(base, "ran"), "reproduce_all": True}
+    forced = stage_runs(everything, base, base, [], "main")
+    assert len(forced) == len(base)
+    assert all(
+        r.reason_parts == [("re-ran", []), ("forced by --reproduce-all", [])] for r in forced
+    )
+    other = {**head, "featurize": {**head["featurize"], "params": {"x": 1}}}
+    moved = stage_runs(record, base, other, [], "main")
+    assert (
+        next(r for r in moved if r.stage == "featurize")
+        .reason_parts[0][0]
+        .startswith("restored from the run-cache")
+    )
 
 
 def test_costs_from_model_summaries_run_facts_and_the_lock() -> None:

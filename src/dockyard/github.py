@@ -109,10 +109,8 @@ def find_comment(comments: list[dict[str, Any]], marker: str = MARKER) -> dict[s
     )
 
 
-def upsert_comment(client: GitHub, repo: str, number: int, body: str) -> tuple[str, str]:
-    """Update dockyard's comment on the PR in place, or create it; return (action, url)."""
-    if MARKER not in body:
-        body = f"{MARKER}\n{body}"
+def our_comment(client: GitHub, repo: str, number: int) -> dict[str, Any] | None:
+    """dockyard's comment on the pull request (every page of comments searched), if any."""
     comments: list[dict[str, Any]] = []
     page = 1
     while True:
@@ -123,7 +121,14 @@ def upsert_comment(client: GitHub, repo: str, number: int, body: str) -> tuple[s
         if not batch or len(batch) < 100:
             break
         page += 1
-    existing = find_comment(comments)
+    return find_comment(comments)
+
+
+def upsert_comment(client: GitHub, repo: str, number: int, body: str) -> tuple[str, str]:
+    """Update dockyard's comment on the PR in place, or create it; return (action, url)."""
+    if MARKER not in body:
+        body = f"{MARKER}\n{body}"
+    existing = our_comment(client, repo, number)
     if existing:
         updated = client.request(
             "PATCH", f"/repos/{repo}/issues/comments/{existing['id']}", {"body": body}

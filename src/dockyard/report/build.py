@@ -92,12 +92,16 @@ def build_report(
     alpha: float = DEFAULT_ALPHA,
     rtol: float = DEFAULT_RTOL,
     environ: Mapping[str, str] | None = None,
+    ci_run: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The markdown comment and the same content as data.
 
     `rtol`: relative difference below which two values count as unchanged, in the
     comparison and in the reproducibility check. `environ` (default: os.environ) supplies
     the GitHub Actions run the comment links to and the pull request's branch.
+
+    `ci_run`: the record `dockyard ci run --record` wrote (which stages DVC re-ran and which it
+    restored); the stages section then says what that run did per stage.
 
     A workspace head (`head` None) whose pipeline `dvc status` reports out of date gets no
     verdict: its committed metrics are not the results of its code, params and data.
@@ -115,6 +119,7 @@ def build_report(
         "plots_url": plots_url,
         "run_url": run_url(environ),
         "pull_request": pull_request(environ),
+        "ci_run": ci_run,
     }
     if check_reproduced and head is None:
         check = reproducibility(root, head_snap.metrics, rtol)
@@ -127,6 +132,7 @@ def build_report(
             "differences": check.differences,
         }
     data["links"] = {"run": extras["run_url"], "plots": plots_url}
+    data["ci_run"] = ci_run
     data["pull_request"] = extras["pull_request"]
     extras["report_seconds"] = time.perf_counter() - started
     data["report_seconds"] = extras["report_seconds"]

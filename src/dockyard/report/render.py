@@ -40,7 +40,7 @@ from dockyard.report.sections import (
     stages_section,
     stale_section,
 )
-from dockyard.report.stages import group_names
+from dockyard.report.stages import CI_FAILED, CI_RAN, group_names
 
 FOLD_PARAMS_AFTER = 12
 SEEDS_HINT = (
@@ -278,7 +278,34 @@ def params_section(params: list[tuple[str, Any, Any]]) -> list[str]:
 # ----------------------------------------------------------------------------- assembly
 
 
-def reproducibility_text(check: Reproduction) -> str:
+def rerun_note(record: dict[str, Any] | None) -> str:
+    """How much of the pipeline CI's run re-ran, so that a reproduced verdict is read for
+    what it covers: a restored stage's results are the recorded run's, not re-computed."""
+    if not record or not record.get("stages"):
+        return ""
+    outcomes = list(record["stages"].values())
+    ran = sum(o in (CI_RAN, CI_FAILED) for o in outcomes)
+    if ran == len(outcomes):
+        return f" Every stage ({ran}) re-ran in this run."
+    return (
+        f" {ran} of {len(outcomes)} stages re-ran in this run; the other {len(outcomes) - ran} "
+        "were restored from a recorded run with the same code, params and data, so their "
+        "results are that run's (the `reproduce-all` label re-runs everything)."
+    )
+
+
+def reproducibility_text(check: Reproduction, record: dict[str, Any] | None = None) -> str:
+    note = rerun_note(record)
+    if (
+        record
+        and record.get("stages")
+        and not any(o in (CI_RAN, CI_FAILED) for o in record["stages"].values())
+    ):
+        return (
+            "**Reproducibility:** not re-checked: no stage re-ran in this run (every stage's "
+            "code, params and data match a recorded run, whose results were restored). Add the "
+            "`reproduce-all` label (or run the workflow with reproduce-all) to re-run them."
+        )
     within = tolerance(check.rtol)
     largest = check.largest
     if check.reproduced:
@@ -295,7 +322,7 @@ def reproducibility_text(check: Reproduction) -> str:
         return (
             f"**Reproducibility:** ✅ reproduced within {within} (relative): the "
             f"{metrics} committed on this branch{values} "
-            f"{'matches' if check.metrics == 1 else 'match'}{detail}."
+            f"{'matches' if check.metrics == 1 else 'match'}{detail}.{note}"
         )
     rows = [
         [code(d["metric"]), d["committed"], d["reproduced"], signed(d.get("difference"), 6)]
@@ -305,7 +332,7 @@ def reproducibility_text(check: Reproduction) -> str:
         [
             f"**Reproducibility:** ⚠️ the reproduced metrics differ from the ones committed on "
             f"this branch by more than {within} (relative): re-run `dvc repro` and commit, or "
-            "look for non-determinism.",
+            f"look for non-determinism.{note}",
             "",
             *table(["metric", "committed", "reproduced", "difference"], rows, right={1, 2, 3}),
         ]
@@ -323,7 +350,7 @@ def render(comparison: Comparison, extras: dict[str, Any] | None = None) -> str:
     ]
     out += stale_section(comparison)
     if extras.get("reproducibility") is not None:
-        out += [reproducibility_text(extras["reproducibility"]), ""]
+        out += [reproducibility_text(extras["reproducibility"], extras.get("ci_run")), ""]
     out += ["### Metrics", "", *metrics_section(comparison), ""]
     out += ["### Params changed", "", *params_section(comparison.params), ""]
     out += costs_section(comparison.costs)
@@ -331,7 +358,7 @@ def render(comparison: Comparison, extras: dict[str, Any] | None = None) -> str:
     curves = curves_section(base, head)
     if curves:
         out += ["### Training curves", "", *curves]
-    out += stages_section(comparison)
+    out += stages_section(comparison, extras.get("ci_run"))
     out += per_class_section(comparison)
     out += ["---", *links(comparison, extras), footer(comparison, extras)]
     return "\n".join(out) + "\n"

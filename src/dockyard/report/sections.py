@@ -20,7 +20,7 @@ from dockyard.report.markdown import (
     size,
     table,
 )
-from dockyard.report.stages import group_names, group_stages, pipeline_order
+from dockyard.report.stages import group_names, group_stages, pipeline_order, stage_runs
 
 MARKS = {
     "better": "✅ better",
@@ -55,8 +55,42 @@ def reasons(parts: list[tuple[str, list[str]]]) -> Md:
     return Md("; ".join(f"{escape(kind)} {codes(items)}".strip() for kind, items in parts))
 
 
-def stages_section(comparison: Comparison) -> list[str]:
-    """Stages in pipeline order, a foreach's seeds on one row, folded under one line."""
+def base_name(comparison: Comparison) -> str:
+    """What to call base's run: `main`, not `origin/main`."""
+    return comparison.base.label.removeprefix("origin/")
+
+
+def ci_stages_section(comparison: Comparison, record: dict[str, Any]) -> list[str]:
+    """What CI's run (`dockyard ci run`) did per stage: re-ran (why) or restored (from whose
+    run), a foreach's seeds on one row when they share both; the counts stay unfolded."""
+    runs = stage_runs(
+        record, comparison.base.lock, comparison.head.lock, comparison.stages, base_name(comparison)
+    )
+    if not runs:
+        return []
+    groups = group_stages(runs)
+    reran = [r.stage for r in runs if r.reran]
+    reused = len(runs) - len(reran)
+    summary = f"<b>Stages</b>: {len(reran)} re-ran"
+    if reran:
+        summary += " (" + ", ".join(html_code(n) for n in group_names(reran)) + ")"
+    if reused:
+        summary += f", {reused} restored, not re-run"
+    rows = [[code(g.name), outcome_text(g.reason_parts)] for g in groups]
+    return details(summary, table(["stage", "in this run"], rows)) + [""]
+
+
+def outcome_text(parts: list[tuple[str, list[str]]]) -> Md:
+    """`re-ran (params train.lr)`: the outcome, then why in parentheses."""
+    (outcome, _), why = parts[0], parts[1:]
+    return Md(escape(outcome) + (f" ({reasons(why)})" if why else ""))
+
+
+def stages_section(comparison: Comparison, record: dict[str, Any] | None = None) -> list[str]:
+    """Stages in pipeline order, a foreach's seeds on one row, folded under one line; with
+    CI's run record, what that run did instead (`ci_stages_section`)."""
+    if record and record.get("stages"):
+        return ci_stages_section(comparison, record)
     lock = comparison.head.lock or comparison.base.lock
     if not comparison.stages:
         if not lock:

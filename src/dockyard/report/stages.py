@@ -236,7 +236,9 @@ def seed_range(items: list[str]) -> str:
     return ",".join(items)
 
 
-def group_stages(changes: list[StageChange] | list[StaleStage]) -> list[StageGroup]:
+def group_stages(
+    changes: list[StageChange] | list[StaleStage] | list[StageRun],
+) -> list[StageGroup]:
     """One row per stage, or per run of a foreach's items that re-ran for the same reason."""
     groups: list[StageGroup] = []
     keyed: dict[tuple[str, str], StageGroup] = {}
@@ -303,3 +305,68 @@ def data_changes(base: dict[str, Any], head: dict[str, Any]) -> list[DataChange]
                 DataChange(path, a.get("md5"), b.get("md5"), a.get("size"), b.get("size"))
             )
     return changes
+
+
+# ----------------------------------------------------------------------------- CI's run
+
+# `dockyard ci run`'s record: what DVC did with each stage (dockyard.ci writes these words;
+# the others are "restored" and "pulled").
+CI_RAN, CI_FAILED, CI_UP_TO_DATE = "ran", "failed", "up to date"
+
+
+@dataclass
+class StageRun:
+    """A stage as CI's run left it: re-ran (and why) or restored (and from whose run).
+    `reason_parts` starts with the outcome, so `group_stages` folds seeds that share both."""
+
+    stage: str
+    reason_parts: list[tuple[str, list[str]]]
+
+    @property
+    def reran(self) -> bool:
+        return self.reason_parts[0][0] in ("re-ran", "failed")
+
+
+def _same_run(base: dict[str, Any] | None, head: dict[str, Any] | None) -> bool:
+    """Whether two dvc.lock entries record the same code, params, data and outputs."""
+    keys = ("cmd", "params", "deps", "outs")
+    return bool(base and head) and all(
+        (_entries(base.get(k)) if k in ("deps", "outs") else base.get(k))
+        == (_entries(head.get(k)) if k in ("deps", "outs") else head.get(k))
+        for k in keys
+    )
+
+
+def stage_runs(
+    record: dict[str, Any],
+    base: dict[str, Any],
+    head: dict[str, Any],
+    changes: list[StageChange],
+    base_name: str,
+) -> list[StageRun]:
+    """Per stage of CI's run, in pipeline order: "re-ran" with why (what differs from base,
+    or the forced re-run), "failed", or "restored from BASE's run" when its dvc.lock entry is
+    base's, else "restored from the run-cache" (an earlier run with the same inputs)."""
+    outcomes = record.get("stages") or {}
+    why = {change.stage: change.reason_parts for change in changes}
+    runs = []
+    for stage in pipeline_order(head) + [s for s in outcomes if s not in head]:
+        outcome = outcomes.get(stage)
+        if outcome is None:
+            continue
+        if outcome in (CI_RAN, CI_FAILED):
+            if record.get("reproduce_all"):
+                reason = [("forced by --reproduce-all", [])]
+            else:
+                reason = why.get(stage) or [("no recorded run with these inputs", [])]
+            word = "re-ran" if outcome == CI_RAN else "failed"
+            runs.append(StageRun(stage, [(word, []), *reason]))
+            continue
+        if _same_run(base.get(stage), head.get(stage)):
+            word = f"restored from {base_name}'s run"
+        elif outcome == CI_UP_TO_DATE:
+            word = "not re-run: its inputs are those this branch's dvc.lock records"
+        else:
+            word = "restored from the run-cache (an earlier run with the same inputs)"
+        runs.append(StageRun(stage, [(word, [])]))
+    return runs
