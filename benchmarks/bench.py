@@ -40,6 +40,8 @@ CASES: dict[int, str] = {
     8: "serving:serve_case",
     9: "case_drift",
     10: "case_train_startup",
+    11: "case_pr_restore:run_case",
+    12: "case_sweep",
 }
 CaseFunction = Callable[[Path, dict[str, Any], argparse.Namespace], list[Row]]
 

@@ -363,14 +363,16 @@ def test_the_best_trial_becomes_a_branch_that_reproduces_it(swept):
     project = swept[0]
     study = load(project)
     best = study.best_trial
-    run([*DOCKYARD, "sweep", "best", "--branch", "tuned"], project)
+    made = run([*DOCKYARD, "sweep", "best", "--branch", "tuned"], project)
+    # DVC restored the trial's training from its run-cache (the workers share the cache)
+    assert "Stage 'train@0' is cached - skipping run" in made.stdout + made.stderr
     assert run(["git", "rev-parse", "--abbrev-ref", "HEAD"], project).stdout.strip() == "tuned"
     assert run(["git", "status", "--porcelain", "--untracked-files=no"], project).stdout == ""
     run([*DOCKYARD, "compose", "--check"], project)
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["train"]["lr"] == pytest.approx(best.params["train.lr"])
     assert params["model"]["net"]["hidden"] == yaml.safe_load(best.params["model.net.hidden"])
-    # DVC restored the trial's own model from its run-cache: the same bytes
+    # the same model the trial trained, to the byte
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     exp_lock = yaml.safe_load(
         run(["git", "show", f"{best.user_attrs['ref']}:dvc.lock"], project).stdout

@@ -100,7 +100,7 @@ def _dvc_facts(root: Path, push: bool) -> str:
     from dvc.repo import Repo
 
     with Repo(str(root)) as repo:
-        cache_dir = repo.cache.local.path
+        cache_dir = repo.cache.local_cache_dir  # .dvc/cache (files/md5 and runs/ inside)
         remote = repo.config.get("core", {}).get("remote")
     if push and not remote:
         raise ConfigError(

@@ -72,6 +72,9 @@ def prepare_workspace(spec: dict[str, Any], index: int) -> Path:
         _run(["git", "remote", "remove", "team"], folder)
         _run(["git", "remote", "add", "team", spec["team_remote"]], folder, check=True)
     _write_local_config(root, folder, spec["cache_dir"])
+    # the data the project tracks with DVC (`dockyard data add`) and the outputs its lock
+    # names, linked from the shared cache: a fresh clone has only their .dvc pointers
+    _run([sys.executable, "-m", "dvc", "checkout", "--quiet", "--allow-missing"], folder)
     return folder
 
 
