@@ -457,3 +457,12 @@ def test_a_pruned_trial_leaves_no_experiment_and_no_run_cache_entry(project):
     run(["dvc", "exp", "run", "-S", "train.lr=1e-05"], project)
     curve = (project / "eval/seeds/0/train/plots/metrics/val/loss.tsv").read_text()
     assert len(curve.splitlines()) - 1 == 6
+
+
+def test_a_search_space_is_not_a_config_choice(project):
+    (project / "conf/sweep").mkdir()
+    (project / "conf/sweep/lr.yaml").write_text("params:\n  train.lr: interval(0.001, 0.1)\n")
+    refused = run([*DOCKYARD, "compose", "sweep=lr"], project, check=False)
+    assert (refused.returncode, error_of(refused)["kind"]) == (2, "not-a-config-group")
+    unknown = run([*DOCKYARD, "compose", "modle=cnn"], project, check=False)
+    assert "sweep" not in error_of(unknown)["message"]  # not offered as a group

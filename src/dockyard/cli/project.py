@@ -58,13 +58,14 @@ def _compose(args: argparse.Namespace) -> int:
 
 def _use(args: argparse.Namespace) -> int:
     from dockyard.config import PARAMS_FILE, compose_params, set_default, write_params
+    from dockyard.config.defaults import config_groups
 
     root = Path(args.root)
     changes = []
     for choice in args.choices:
         group, sep, option = choice.partition("=")
         if not sep or not group or not option:
-            groups = sorted(p.name for p in (root / "conf").iterdir() if p.is_dir())
+            groups = config_groups(root / "conf")
             raise DockyardError(
                 f"Expected GROUP=OPTION (e.g. data=customers), found {choice!r}. The groups "
                 f"are the folders under conf/: {', '.join(groups)}.",

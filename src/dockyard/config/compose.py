@@ -21,7 +21,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
-from dockyard.config.defaults import CONFIG_DIR, CONFIG_NAME, PARAMS_FILE
+from dockyard.config.defaults import (
+    CONFIG_DIR,
+    CONFIG_NAME,
+    NOT_COMPOSED,
+    PARAMS_FILE,
+    config_groups,
+)
 from dockyard.config.rules import GROUP_SECTIONS, check_values, did_you_mean
 from dockyard.config.schema import Config
 from dockyard.errors import ConfigError
@@ -41,6 +47,15 @@ def compose(overrides: list[str] | None = None, root: str | Path = ".") -> DictC
     )
 
     overrides = list(overrides or [])
+    for override in overrides:
+        group = override.lstrip("+~").partition("=")[0].strip()
+        if group in NOT_COMPOSED:
+            raise ConfigError(
+                f"{override!r}: conf/{group}/ holds search spaces for `dockyard sweep run "
+                f"{group}=NAME`, not a config choice; nothing in params.yaml reads it.",
+                kind="not-a-config-group",
+                key=group,
+            )
     config_dir = (Path(root) / CONFIG_DIR).resolve()
     if not (config_dir / f"{CONFIG_NAME}.yaml").is_file():
         raise ConfigError(
@@ -206,7 +221,7 @@ def _unknown_key_error(full_key: str, config_dir: Path | None, source: str) -> C
     parent, _, key = str(full_key).rpartition(".")
     valid = _fields_at(parent)
     if not parent:
-        groups = sorted(p.name for p in config_dir.iterdir() if p.is_dir()) if config_dir else []
+        groups = config_groups(config_dir) if config_dir else []
         listing = f"Valid top-level keys: {', '.join(valid or [])}"
         listing += f"; config groups: {', '.join(groups)}." if groups else "."
     elif valid is None:

@@ -16,6 +16,16 @@ from dockyard.errors import ConfigError
 CONFIG_DIR = "conf"
 CONFIG_NAME = "config"
 PARAMS_FILE = "params.yaml"
+# folders of conf/ that are not composed into params.yaml: `dockyard sweep`'s search spaces
+NOT_COMPOSED = ("sweep",)
+
+
+def config_groups(config_dir: str | Path) -> list[str]:
+    """The config groups: the folders of conf/, less those never composed."""
+    folder = Path(config_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in NOT_COMPOSED)
 
 
 _DEFAULT_LINE = r"^(\s*-\s*{group}\s*:\s*)([^\s#]+)(.*)$"
@@ -41,7 +51,7 @@ def set_default(group: str, option: str, root: str | Path = ".") -> str:
     config_dir = root / CONFIG_DIR
     options = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
     if not (config_dir / group).is_dir():
-        groups = sorted(p.name for p in config_dir.iterdir() if p.is_dir())
+        groups = config_groups(config_dir)
         raise ConfigError(
             f"There is no config group {group!r} (no folder conf/{group}/). Config groups: "
             f"{', '.join(groups)}.",
