@@ -243,7 +243,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory):
     """A project whose study ran 3 trials on 2 workers, one worker killed mid-trial."""
     project = make_project(tmp_path_factory.mktemp("sweep") / "project")
     configure(project, seeds="[0]", epochs=3)
-    (project / "conf/sweep").mkdir()
+    (project / "conf/sweep").mkdir(exist_ok=True)
     (project / "conf/sweep/small.yaml").write_text(SPACE)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "a search space"], project)
@@ -460,7 +460,6 @@ def test_a_pruned_trial_leaves_no_experiment_and_no_run_cache_entry(project):
 
 
 def test_a_search_space_is_not_a_config_choice(project):
-    (project / "conf/sweep").mkdir()
     (project / "conf/sweep/lr.yaml").write_text("params:\n  train.lr: interval(0.001, 0.1)\n")
     refused = run([*DOCKYARD, "compose", "sweep=lr"], project, check=False)
     assert (refused.returncode, error_of(refused)["kind"]) == (2, "not-a-config-group")
