@@ -4,9 +4,11 @@ The settings are written into conf/ (not only params.yaml), so `dockyard compose
 passes and every later `dvc exp run` starts from them: a group choice (`model=cnn`) becomes
 the group's default, a key inside a group (`train.lr`, `model.net.hidden`) is set in the
 group's selected file, any other key in conf/config.yaml. The branch starts at the commit
-the study ran on; `dvc repro` then restores from DVC's run-cache what the trial ran and runs
-what it did not (other seeds), and the commit holds conf/, params.yaml, dvc.lock and the
-metrics, ready for a pull request that CI judges against main with seeds.
+the study ran on and takes the trial's own outputs (`dvc exp apply`: DVC keeps no run-cache
+entry of a stage with plain uncached outputs, such as train's curves, so restoring the
+experiment is the way not to train again); `dvc repro` then runs only what is missing. The
+commit holds conf/, params.yaml, dvc.lock and the metrics, ready for a pull request that CI
+judges against main with seeds.
 """
 
 from __future__ import annotations
@@ -118,6 +120,25 @@ def write_settings(overrides: list[str], root: Path) -> None:
             )
 
 
+def _apply(root: Path, experiment: str) -> None:
+    """The trial's own outputs, params.yaml and dvc.lock (`dvc exp apply`), so the branch
+    holds what the trial made rather than a second training run."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "exp", "apply", experiment],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        reason = " ".join((result.stderr or result.stdout).split())[:300]
+        raise DockyardError(
+            f"`dvc exp apply {experiment}` failed: {reason}. Fetch the trial first (`dvc exp "
+            f"pull origin {experiment}`), or pass --no-repro to commit only its settings.",
+            kind="experiment-missing",
+            key="experiment",
+        )
+
+
 def best_to_branch(root: Path, study: Any, branch: str, reproduce: bool = True) -> str:
     """Commit the best trial's settings (and reproduced outputs) on a new branch."""
     from dockyard.config import compose_params, write_params
@@ -142,6 +163,9 @@ def best_to_branch(root: Path, study: Any, branch: str, reproduce: bool = True) 
     previous = git(root, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip()
     git(root, "checkout", "-q", "-b", branch, commit)
     try:
+        experiment = trial.user_attrs.get("experiment")
+        if experiment and reproduce:
+            _apply(root, experiment)
         overrides = list(trial.user_attrs.get("overrides", []))
         write_settings(overrides, root)
         write_params(compose_params([], root), root / PARAMS_FILE)
