@@ -62,10 +62,23 @@ $(PG_STAMP):
 	else echo "PostgreSQL not found: the shared-study tests will be skipped"; fi
 	@touch $@
 
+# The data profile page is opened in a real headless browser (tests/test_profile.py), Debian's
+# `chromium`: installed here when missing and apt-get can, else that test skips.
+CHROMIUM_STAMP := .cache/chromium.checked
+$(CHROMIUM_STAMP):
+	@mkdir -p .cache
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get install -y --no-install-recommends chromium \
+		 || (apt-get update && apt-get install -y --no-install-recommends chromium)) >/dev/null \
+		|| echo "apt-get install chromium failed: the profile page's browser test will be skipped"; \
+	else echo "chromium not found: the profile page's browser test will be skipped"; fi
+	@touch $@
+
 # One pytest worker per core, each given whole test modules (tests/conftest.py);
 # PYTEST_ARGS="-n 0" runs everything in one process.
 PYTEST_ARGS ?= -n auto
-test: $(VENV)/.installed-dev $(MERMAID_DIR)/.installed $(PG_STAMP)
+test: $(VENV)/.installed-dev $(MERMAID_DIR)/.installed $(PG_STAMP) $(CHROMIUM_STAMP)
 	$(RUN) python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev

@@ -42,6 +42,7 @@ CASES: dict[int, str] = {
     10: "case_train_startup",
     11: "case_pr_restore:run_case",
     12: "case_sweep",
+    13: "case_profile",
 }
 CaseFunction = Callable[[Path, dict[str, Any], argparse.Namespace], list[Row]]
 

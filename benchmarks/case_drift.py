@@ -65,7 +65,7 @@ def _dockyard(reference: Path, current: Path) -> tuple[float, list[str]]:
     import pandas as pd
     from tests.helpers import drift_policy
 
-    from dockyard.monitor.drift import table_drift
+    from dockyard.drift import table_drift
 
     ref, cur = pd.read_parquet(reference), pd.read_parquet(current)
     start = time.perf_counter()

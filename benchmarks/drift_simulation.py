@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.helpers import drift_policy  # noqa: E402  (conf/monitor/default.yaml's values)
 
-from dockyard.monitor.drift import (  # noqa: E402
+from dockyard.drift import (  # noqa: E402
     DriftPolicy,
     adjust_together,
     compare_feature,

@@ -41,6 +41,7 @@ COST = {
     "tests/test_sweep.py": 180,
     "tests/test_sweep_team.py": 110,
     "tests/test_ci.py": 110,
+    "tests/test_profile.py": 75,
     "tests/test_own_data.py": 170,
     "tests/test_predict.py": 120,
     "tests/test_loggers.py": 50,

@@ -11,9 +11,8 @@ import pytest
 from scipy import stats as sp
 from scipy.spatial.distance import jensenshannon
 
-from dockyard.errors import ConfigError, DataError
-from dockyard.monitor import drift
-from dockyard.monitor.drift import (
+from dockyard import drift
+from dockyard.drift import (
     adjust_together,
     benjamini_hochberg,
     chi2_homogeneity,
@@ -25,6 +24,7 @@ from dockyard.monitor.drift import (
     two_proportions,
     wasserstein_sorted,
 )
+from dockyard.errors import ConfigError, DataError
 
 from .helpers import drift_policy, validated_section
 

@@ -15,9 +15,9 @@ import pytest
 from scipy import stats as sp
 
 from dockyard.data.sources import synthetic
+from dockyard.drift import benjamini_hochberg
 from dockyard.github import MARKER, GitHub, create_pull, find_retrain_pull, open_pulls, update_pull
 from dockyard.monitor.check import expected_ranges
-from dockyard.monitor.drift import benjamini_hochberg
 from dockyard.monitor.performance import decay_report
 
 from .helpers import (

@@ -602,3 +602,14 @@ def test_a_stale_head_gets_no_verdict() -> None:
     assert {c[1] for c in metric_cells(markdown).values()} == {"⚠️ not judged"}
     assert "✅" not in markdown and "🟡" not in markdown
     assert result.to_dict()["verdict"] == {"stale": ["test/accuracy", "test/log_loss"]}
+
+
+def test_a_data_change_links_the_data_profile_beside_the_plots() -> None:
+    from dockyard.report.render import links
+
+    result = comparison("single seed")
+    extras = {"plots_url": "https://x/p"}
+    assert not any("data profile" in line for line in links(result, extras))
+    result.data = ["data/t.csv changed"]  # any changed input: CI profiled its table
+    (line,) = [line for line in links(result, extras) if "data profile" in line]
+    assert "(https://x/p)" in line and "data-profile.html" in line

@@ -1,5 +1,5 @@
-"""`dockyard compose`, `use` and `data add|append`: conf/ to params.yaml, the defaults,
-and the user's own tables."""
+"""`dockyard compose`, `use` and `data add|append|profile`: conf/ to params.yaml, the
+defaults, and the user's own tables."""
 
 from __future__ import annotations
 
@@ -122,6 +122,17 @@ def _data_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_profile(args: argparse.Namespace) -> int:
+    from dockyard.report.profile_html import build_page, write_page
+
+    page = build_page(args.root, rev=args.rev, base=args.base)
+    path = write_page(page, args.output)
+    compared = f", compared with {args.base}" if args.base else ""
+    print(f"Wrote {path}: one chart per column of the validated table{compared}.")
+    print("Open it in any browser; it is self-contained (no network needed).")
+    return 0
+
+
 def add_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentParser) -> None:
     compose = command(
         commands,
@@ -198,6 +209,29 @@ def add_commands(commands: argparse._SubParsersAction, root: argparse.ArgumentPa
         "order use it); default: the one date/time column without missing values",
     )
     add.add_argument("--force", action="store_true", help="replace an existing conf/data/NAME.yaml")
+    profile = command(
+        data_commands,
+        "profile",
+        _data_profile,
+        "one self-contained HTML page: a chart per column, summaries, schema checks",
+        parents=[root],
+        description="Profile the validated table (data/raw/table.parquet, written by "
+        "`dvc repro validate`) of a revision: a histogram or bar chart per column, the "
+        "summary table and the schema's checks, on one HTML page with inline CSS and SVG "
+        "(readable offline). With --base, both versions overlaid and every column judged "
+        "by the monitor's drift tests (Benjamini-Hochberg). Tables over 100,000 rows are "
+        "charted and tested on a seeded sample; summaries are exact.",
+        epilog="examples:\n  dockyard data profile -o profile.html\n"
+        "  dockyard data profile --base main -o profile.html\n"
+        "  dockyard data profile --rev HEAD --base HEAD~1 -o profile.html",
+    )
+    profile.add_argument(
+        "--rev", help="the revision to profile: commit, branch, tag (default: the workspace)"
+    )
+    profile.add_argument("--base", help="compare with this revision (e.g. main)")
+    profile.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="the HTML file to write"
+    )
     from dockyard.cli.monitor import add_append_parser
 
     add_append_parser(data_commands, root)

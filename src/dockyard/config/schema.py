@@ -237,7 +237,7 @@ class TrainConfig:
 @dataclass
 class MonitorConfig:
     """Drift and decay verdicts on a new batch (`monitor` group; conf/monitor/default.yaml
-    gives each value's reason, dockyard.monitor.drift.DriftPolicy each statistic's)."""
+    gives each value's reason, dockyard.drift.DriftPolicy each statistic's)."""
 
     fdr: float = MISSING
     numeric_threshold: float = MISSING

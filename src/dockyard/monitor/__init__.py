@@ -1,5 +1,5 @@
-"""Watching a model after release: drift statistics and their verdicts (`drift`), one
-batch checked against the training data (`check`), the monitor's runs (`run` for
+"""Watching a model after release: one batch checked against the training data with the
+drift statistics of `dockyard.drift` (`check`), the monitor's runs (`run` for
 `dockyard monitor`, `pipeline` for the monitor stage), its settings (`policy`), the
 project's files (`project`), decay (`performance`), the markdown section (`render`) and
 retraining as a pull request (`retrain`). Adding a batch is data work
@@ -11,7 +11,6 @@ The package face names its modules and imports none of them.
 
 __all__ = [
     "check",
-    "drift",
     "performance",
     "pipeline",
     "policy",

@@ -20,8 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from dockyard.errors import DataError
-from dockyard.monitor.drift import (
+from dockyard.drift import (
     CATEGORICAL,
     NUMERIC,
     Range,
@@ -29,6 +28,7 @@ from dockyard.monitor.drift import (
     compare_feature,
     compare_table,
 )
+from dockyard.errors import DataError
 from dockyard.monitor.policy import DECAY, DRIFT, MonitorPolicy
 from dockyard.serve.scoring import PREDICTION, Scored, Scorer
 

@@ -11,21 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.config.schema import RETRAIN_TRIGGERS
-from dockyard.monitor.drift import DriftPolicy
+from dockyard.drift import DriftPolicy, drift_policy
 
 DRIFT, DECAY, NEW_BATCH = RETRAIN_TRIGGERS
-# The settings of the section that DriftPolicy takes (the rest: alpha, retrain_on).
-_DRIFT_KEYS = (
-    "fdr",
-    "numeric_threshold",
-    "categorical_threshold",
-    "missing_threshold",
-    "out_of_range_threshold",
-    "bootstrap",
-    "bins",
-    "confidence",
-    "seed",
-)
 
 
 @dataclass(frozen=True)
@@ -49,12 +37,6 @@ class MonitorPolicy:
             "alpha": self.alpha,
             "retrain_on": list(self.retrain_on),
         }
-
-
-def drift_policy(section: Any) -> DriftPolicy:
-    """The drift statistics' settings of a validated `monitor` section (a mapping or an
-    OmegaConf node, e.g. `load_params().monitor`)."""
-    return DriftPolicy(**{key: section[key] for key in _DRIFT_KEYS})
 
 
 def monitor_policy(section: Any) -> MonitorPolicy:

@@ -20,6 +20,7 @@ from dockyard.io import load_dvc_yaml
 from dockyard.metrics import CURVES, curve_column, curve_file
 from dockyard.paths import (
     PLOTS_DIR,
+    RAW_TABLE,
     TRAIN_LOG_DIR,
     VALIDATION_REPORT,
     model_summary_path,
@@ -30,6 +31,7 @@ from dockyard.paths import (
 
 WORKSPACE = "workspace"
 LOCK_FILE = "dvc.lock"
+PARAMS_FILE = "params.yaml"
 CONFUSION = "confusion.json"
 
 
@@ -60,6 +62,11 @@ class Snapshot:
     models: dict[int, dict[str, Any]] = field(default_factory=dict)  # seed -> model.json
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # seed -> run timings
     commit: str | None = None  # the commit checked out under the workspace (HEAD)
+    params_tree: dict[str, Any] = field(default_factory=dict)  # params.yaml as written
+    # the validated table (data/raw/table.parquet), read only when the two sides' differ;
+    # `table_problem` says why it could not be read
+    table: Any = None
+    table_problem: str | None = None
 
     @property
     def ref(self) -> str | None:
@@ -192,7 +199,80 @@ def snapshots(
         read_committed_outputs(root, snap)
         snap.samples = snap.samples or _file_samples(files)
         sides.append(snap)
+    read_changed_tables(root, sides[0], sides[1], repo)
     return sides[0], sides[1]
+
+
+def raw_table_hash(lock: dict[str, Any]) -> str | None:
+    """The md5 a lock records for the validated table (the ingest stage's output)."""
+    for entry in lock.values():
+        for out in entry.get("outs", []):
+            if out.get("path") == RAW_TABLE:
+                return out.get("md5")
+    return None
+
+
+def read_changed_tables(root: Path, base: Snapshot, head: Snapshot, repo: Any = None) -> None:
+    """Both sides' validated tables when an input or the table itself changed, for the
+    per-column review; a side that cannot be read keeps the reason instead (the comment
+    says it; a missing base table must not cost the pull request its report)."""
+    inputs_changed = _input_hashes(base.lock) != _input_hashes(head.lock)
+    tables_differ = raw_table_hash(base.lock) != raw_table_hash(head.lock) or head.sha is None
+    if not inputs_changed or not tables_differ:
+        return
+    for snap in (base, head):
+        try:
+            snap.table = read_raw_table(root, snap.sha, snap.lock, repo)
+        except ReportError as error:
+            snap.table_problem = str(error)
+
+
+def _input_hashes(lock: dict[str, Any]) -> dict[str, str | None]:
+    """Every dependency's md5 except the code's and the stages' own outputs: the data."""
+    from dockyard.report.stages import data_changes
+
+    return {change.path: change.head_hash for change in data_changes({}, lock)}
+
+
+def read_raw_table(root: Path, sha: str | None, lock: dict[str, Any], repo: Any = None) -> Any:
+    """The validated table of a revision: the workspace's file, else the copy in the DVC
+    cache under the md5 the revision's dvc.lock records, else fetched from the DVC remote
+    (where main's CI pushes its outputs)."""
+    import pandas as pd
+
+    if sha is None and (root / RAW_TABLE).is_file():
+        return pd.read_parquet(root / RAW_TABLE)
+    md5 = raw_table_hash(lock)
+    where = f"revision {sha[:10]}" if sha else "the workspace"
+    if md5 is None:
+        fix = "first" if sha is None else "at that revision and commit dvc.lock"
+        raise ReportError(
+            f"{where} records no {RAW_TABLE} in dvc.lock: its pipeline never ran the ingest "
+            f"stage. Run `dvc repro validate` {fix}.",
+            kind="missing-file",
+            path=RAW_TABLE,
+        )
+    if repo is None:
+        from dvc.repo import Repo
+
+        repo = Repo(str(root))
+    cached = Path(repo.cache.local.oid_to_path(md5))
+    if not cached.is_file():
+        # by its md5 from the workspace's default remote: an old revision's own .dvc/config
+        # may name no remote, and the file is the same wherever it is found
+        from dvc_data.hashfile.hash_info import HashInfo
+
+        with contextlib.suppress(Exception):  # no remote, no credentials: said below
+            repo.cloud.pull([HashInfo("md5", md5)])
+    if not cached.is_file():
+        raise ReportError(
+            f"{RAW_TABLE} of {where} (md5 {md5[:10]}) is neither in the DVC cache nor on "
+            "the DVC remote. Run `dvc pull` at that revision, or `dvc repro validate` and "
+            "`dvc push` there.",
+            kind="missing-data",
+            path=RAW_TABLE,
+        )
+    return pd.read_parquet(cached)
 
 
 def _file_samples(files: dict[str, Any]) -> dict[str, list[float]]:
@@ -238,7 +318,7 @@ def read_committed_outputs(root: Path, snap: Snapshot) -> None:
     copies (eval/train, eval/plots); files a revision never wrote stay empty.
     """
     seeds = snap.seeds or [0]
-    paths = [LOCK_FILE, VALIDATION_REPORT, f"{PLOTS_DIR}/{CONFUSION}"]
+    paths = [LOCK_FILE, PARAMS_FILE, VALIDATION_REPORT, f"{PLOTS_DIR}/{CONFUSION}"]
     paths += [curve_file(TRAIN_LOG_DIR, name) for name in CURVES]
     for seed in seeds:
         paths += [f"{seed_dir(seed)}/metrics.json", f"{seed_dir(seed)}/plots/{CONFUSION}"]
@@ -248,6 +328,9 @@ def read_committed_outputs(root: Path, snap: Snapshot) -> None:
     lock = load_dvc_yaml(files[LOCK_FILE] or "") or {}
     snap.lock = lock.get("stages", {}) if isinstance(lock, dict) else {}
     snap.data_report = _json(files[VALIDATION_REPORT]) or {}
+    with contextlib.suppress(ValueError):  # an unreadable params.yaml: DVC says so above
+        tree = load_dvc_yaml(files[PARAMS_FILE] or "")
+        snap.params_tree = tree if isinstance(tree, dict) else {}
     for seed in seeds:
         for name, value in flatten(_json(files[f"{seed_dir(seed)}/metrics.json"]) or {}).items():
             if _is_number(value):

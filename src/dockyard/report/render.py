@@ -371,6 +371,10 @@ def links(comparison: Comparison, extras: dict[str, Any]) -> list[str]:
         found.append("⚙️ " + link("workflow run", extras["run_url"]))
     if extras.get("plots_url"):
         found.append("📈 " + link("all plots (dvc plots diff, HTML artifact)", extras["plots_url"]))
+        if comparison.data:  # CI writes the changed table's profile into the same artifact
+            found.append(
+                "🧾 " + link("data profile (data-profile.html, same artifact)", extras["plots_url"])
+            )
     base, head = comparison.base, comparison.head
     shown_ref = base.ref and base.ref != base.label
     commits = [f"base {side_name(base)} {base.ref}" if shown_ref else f"base {side_name(base)}"]

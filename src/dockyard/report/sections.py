@@ -4,7 +4,7 @@ per-class recall."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.report.compare import Comparison, MetricRow, control_fdr, metric_row, unjudged
 from dockyard.report.costs import TIMING_NOISE_FACTOR, Cost
@@ -22,6 +22,9 @@ from dockyard.report.markdown import (
 )
 from dockyard.report.stages import group_names, group_stages, pipeline_order, stage_runs
 
+if TYPE_CHECKING:  # the profile imports the monitor's statistics: only when data changed
+    from dockyard.report.profile import ColumnChange, TableChange
+
 MARKS = {
     "better": "✅ better",
     "worse": "❌ worse",
@@ -36,6 +39,10 @@ MARKS = {
 UNTESTED = {"better": "✅ looks better", "worse": "❌ looks worse"}
 # Classes beyond which the confusion matrix is left out (too wide to read in a comment).
 MATRIX_MAX_CLASSES = 20
+# Changed columns shown before the rest are folded.
+SHOWN_COLUMNS = 5
+# Target classes the class-balance line names (the head's largest).
+TARGET_CLASSES = 10
 
 
 INCONCLUSIVE = "🟡 inconclusive"
@@ -140,6 +147,8 @@ def stale_section(comparison: Comparison) -> list[str]:
 
 
 def data_section(comparison: Comparison) -> list[str]:
+    """Each changed input's hashes and sizes, the rows after validation and, when an input
+    changed, the validated table compared column by column (`columns_section`)."""
     base_rows, head_rows = comparison.rows
     if not comparison.data and base_rows == head_rows:
         return []
@@ -156,7 +165,126 @@ def data_section(comparison: Comparison) -> list[str]:
     if base_rows != head_rows:
         shown = [escape("—" if r is None else f"{r:,}") for r in (base_rows, head_rows)]
         out += ["", f"Rows after validation: {shown[0]} → {shown[1]}."]
+    if comparison.data:
+        out += ["", *columns_section(comparison)]
     return out + [""]
+
+
+def columns_section(comparison: Comparison) -> list[str]:
+    """The validated table's columns base -> head as the monitor judges a batch (its
+    tests, effect sizes and Benjamini-Hochberg verdicts): changed columns only, the
+    largest change first, folded after SHOWN_COLUMNS; unchanged ones counted."""
+    from dockyard.report.collect import raw_table_hash
+    from dockyard.report.profile import ProfileError, compare_tables, drift_policy_of
+
+    base, head = comparison.base, comparison.head
+    if any(s.stage == "ingest" for s in comparison.stale):
+        return [
+            "**Columns:** not compared: the head's validated table is out of date with its "
+            "input (above); run `dvc repro validate` first."
+        ]
+    same = head.sha is not None and raw_table_hash(base.lock) == raw_table_hash(head.lock)
+    if same and raw_table_hash(head.lock):
+        return ["**Columns:** no column changed: the validated table is the same file."]
+    problems = [s.table_problem for s in (base, head) if s.table_problem]
+    if problems or base.table is None or head.table is None:
+        why = " ".join(problems) or "the validated tables were not read."
+        return [f"**Columns:** not compared: {escape(why)}"]
+    params = head.params_tree or base.params_tree
+    try:
+        target = (params.get("data") or {}).get("target")
+        change = compare_tables(base.table, head.table, drift_policy_of(params), target)
+    except ProfileError as error:
+        return [f"**Columns:** not compared: {escape(error)}"]
+    return column_table(change)
+
+
+def column_table(change: TableChange) -> list[str]:
+    """The changed columns' table, the unchanged count, the sample and the target."""
+    changed = change.changed
+    policy = change.policy
+    family = f"false discovery rate {policy.fdr:g} over {change.tests} tests"
+    if not changed:
+        out = [
+            f"**Columns:** no column changed (the monitor's drift tests, {family}; "
+            f"{len(change.columns)} columns compared)."
+        ]
+    else:
+        rows = [_column_row(c) for c in changed]
+        unchanged = len(change.unchanged)
+        out = [
+            f"**Columns:** {len(changed)} changed, largest change first"
+            + (f"; {_columns(unchanged)} unchanged." if unchanged else ".")
+            + f" Tests and effect sizes are the monitor's ({family}).",
+            "",
+        ]
+        header = ["column", "base", "head", "test, effect", "verdict"]
+        out += table(header, rows[:SHOWN_COLUMNS])
+        if len(rows) > SHOWN_COLUMNS:
+            more = f"{_columns(len(rows) - SHOWN_COLUMNS, 'more changed ')}"
+            out += ["", *details(more, table(header, rows[SHOWN_COLUMNS:]))]
+    notes = []
+    if change.head.sampled or change.base.sampled:
+        notes.append(
+            f"Tests on a seeded sample of {len(change.head.sample):,} rows per side "
+            f"(of {change.base.rows:,} → {change.head.rows:,}); the summaries are exact."
+        )
+    target = _target_line(change)
+    if target:
+        notes.append(target)
+    notes.append(
+        "Every column charted: `dockyard data profile --base BASE -o profile.html` "
+        "(in CI, `data-profile.html` in the plots artifact)."
+    )
+    return out + ["", " ".join(notes)]
+
+
+def _columns(n: int, words: str = "") -> str:
+    return f"{n} {words}column{'' if n == 1 else 's'}"
+
+
+def _column_row(change: ColumnChange) -> list[Any]:
+    from dockyard.report.profile import CATEGORICAL, evidence_text, shown_levels, summary_parts
+
+    levels = shown_levels(change) if change.kind == CATEGORICAL else None
+    sides = [
+        Md(escape(" · ".join(summary_parts(side, levels)))) if side else None
+        for side in (change.base, change.head)
+    ]
+    extra = []
+    if change.new_levels:
+        extra.append("new: " + ", ".join(change.new_levels[:3]))
+    if change.vanished_levels:
+        extra.append("gone: " + ", ".join(change.vanished_levels[:3]))
+    if extra and sides[1] is not None:
+        sides[1] = Md(sides[1] + escape(" · " + "; ".join(extra)))
+    name = code(change.name) + (escape(" (target)") if change.target else "")
+    test = escape(evidence_text(change.drift, change.kind)) if change.drift else None
+    verdict = escape(f"{MARKS['changed']} ({', '.join(change.what)})")
+    return [Md(f"{name} {escape(change.kind)}"), *sides, test, verdict]
+
+
+def _target_line(change: TableChange) -> str | None:
+    """The target's class balance (or its mean and std) base -> head, changed or not."""
+    from dockyard.report.profile import CATEGORICAL, summary_parts
+
+    found = next((c for c in change.columns if c.target), None)
+    if found is None or found.base is None or found.head is None:
+        return None
+    if found.kind == CATEGORICAL:
+        levels = sorted(set(found.base.counts) | set(found.head.counts))
+        if len(levels) > TARGET_CLASSES:  # the largest classes of the head only
+            levels = sorted(sorted(found.head.counts, key=found.head.counts.get)[-TARGET_CLASSES:])
+        more = " …" if len(set(found.base.counts) | set(found.head.counts)) > len(levels) else ""
+        sides = [
+            ", ".join(f"{lv} {side.shares().get(lv, 0.0):.1%}" for lv in levels) + more
+            for side in (found.base, found.head)
+        ]
+        words = "class balance"
+    else:
+        sides = [" · ".join(summary_parts(side)[:3]) for side in (found.base, found.head)]
+        words = "distribution"
+    return f"Target {code(found.name)} {words}: {escape(sides[0])} → {escape(sides[1])}."
 
 
 def _short(value: str | None) -> Md | None:

@@ -34,6 +34,7 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,6 +111,26 @@ class DriftPolicy:
 
     def threshold(self, kind: str) -> float:
         return self.numeric_threshold if kind == NUMERIC else self.categorical_threshold
+
+
+# The settings of the `monitor` section that DriftPolicy takes (the rest: alpha, retrain_on).
+DRIFT_KEYS = (
+    "fdr",
+    "numeric_threshold",
+    "categorical_threshold",
+    "missing_threshold",
+    "out_of_range_threshold",
+    "bootstrap",
+    "bins",
+    "confidence",
+    "seed",
+)
+
+
+def drift_policy(section: Any) -> DriftPolicy:
+    """The drift statistics' settings of a validated `monitor` section (a mapping or an
+    OmegaConf node, e.g. `load_params().monitor`)."""
+    return DriftPolicy(**{key: section[key] for key in DRIFT_KEYS})
 
 
 @dataclass(frozen=True)
