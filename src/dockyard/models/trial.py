@@ -46,7 +46,10 @@ def open_storage(url: str, heartbeat: int | None = None) -> Any:
             grace_period=2 * heartbeat,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
         )
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    # a train stage joins a study the sweep made: its tables and schema version exist
+    return optuna.storages.RDBStorage(
+        url, engine_kwargs=engine, skip_compatibility_check=True, skip_table_creation=True
+    )
 
 
 def build_pruner(name: str) -> Any:

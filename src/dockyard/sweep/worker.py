@@ -60,10 +60,12 @@ def prepare_workspace(spec: dict[str, Any], index: int) -> Path:
     files (earlier trials' outputs) are kept: DVC checks them against dvc.lock anyway."""
     root = Path(spec["root"])
     folder = root / spec["sweep_dir"] / spec["study"] / f"worker-{index}"
-    if not (folder / ".git").is_dir():
+    fresh = not (folder / ".git").is_dir()
+    if fresh:
         folder.parent.mkdir(parents=True, exist_ok=True)
         _run(["git", "clone", "-q", "--no-checkout", str(root), str(folder)], root, check=True)
     commit = spec["commit"]
+    moved = _run(["git", "rev-parse", "HEAD"], folder).stdout.strip() != commit
     if _run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], folder).returncode != 0:
         _run(["git", "fetch", "-q", "origin"], folder, check=True)
     _run(["git", "reset", "-q", "--hard", commit], folder, check=True)
@@ -73,8 +75,10 @@ def prepare_workspace(spec: dict[str, Any], index: int) -> Path:
         _run(["git", "remote", "add", "team", spec["team_remote"]], folder, check=True)
     _write_local_config(root, folder, spec["cache_dir"])
     # the data the project tracks with DVC (`dockyard data add`) and the outputs its lock
-    # names, linked from the shared cache: a fresh clone has only their .dvc pointers
-    _run([sys.executable, "-m", "dvc", "checkout", "--quiet", "--allow-missing"], folder)
+    # names, linked from the shared cache: a fresh clone has only their .dvc pointers (a
+    # clone kept from an earlier run at this commit has them already)
+    if fresh or moved:
+        _run([sys.executable, "-m", "dvc", "checkout", "--quiet", "--allow-missing"], folder)
     return folder
 
 
