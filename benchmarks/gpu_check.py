@@ -11,9 +11,13 @@ pandera: no dvc, no dvclive, dockyard itself from ./src. Steps:
 2. run the train stage itself (`python -m dockyard.stages.train`) with trainer=gpu and the
    default settings, and show what its model card says (deterministic: false; step:
    captured);
-3. time fit() against the hand-written loop (baselines.train_loop: table resident on the
-   GPU, index slices, fused AdamW, the same network with its dropout and one validation
-   pass per epoch) at batch 512 and 8192. Each batch size and determinism setting runs in
+3. time fit() against two hand-written loops at batch 512 and 8192: `baseline`
+   (baselines.train_loop: table resident on the GPU, index slices, fused AdamW, the same
+   network with its dropout and one validation pass per epoch) and `captured_baseline`
+   (baselines.captured_train_loop: the same loop with its whole step, forward, backward
+   and a fused capturable AdamW, captured in one CUDA graph, the permutation drawn on the
+   GPU, and the same validation pass as dockyard's: its ceiling; skipped, with the reason
+   recorded, where there is no CUDA GPU). Each batch size and determinism setting runs in
    a process of its own, so no setting leaks between them:
    - fast: no CUBLAS_WORKSPACE_CONFIG, deterministic algorithms off, for the loop too;
      dockyard's `default` (trainer.deterministic=false, capture_step=false: eager steps)
@@ -23,9 +27,12 @@ pandera: no dvc, no dvclive, dockyard itself from ./src. Steps:
    Every side is warmed up, starts from the same host arrays (each copies the table to the
    GPU once, inside its timing) and runs --repeats rounds, the order rotating each round;
    a ratio is the median of the rounds' ratios (the loop's seconds over dockyard's);
-4. run the train stage once more with trainer=ddp (one process per visible GPU).
-Prints one table (case, dockyard, baseline, ratio) and writes DIR/DEVICE-gpu_check.json
-(DEVICE from the GPU's name, e.g. h100), whose `cases` hold each case's figures.
+4. run the train stage once more with trainer=ddp (one process per visible GPU);
+5. run the GPU-marked tests (tests/test_gpu.py) and record their outcome.
+Prints one table (case, dockyard, both baselines, ratios) and writes
+DIR/DEVICE-gpu_check.json (DEVICE from the GPU's name, e.g. h100): `cases` hold each
+case's figures (`baseline`, `captured_baseline` and a ratio against each), `tests` the
+tests' outcome ({passed, failed, skipped}). Exits with the tests' status.
 """
 
 from __future__ import annotations
@@ -57,6 +64,9 @@ PROCESSES = {  # one process each; the loop runs beside these dockyard settings
 # fast where per-step launches dominate (batch 512); determinism's cost is measured, no goal
 GOALS = {("default", 512): 1.0, ("default", 8192): 1.0, ("captured", 512): 2.0}
 GOALS[("captured", 8192)] = 1.0
+# against the captured loop (its ceiling): dockyard's captured step at 0.8 of it or more
+CAPTURED_GOALS = {("captured", 512): 0.8, ("captured", 8192): 0.8}
+NO_GRAPHS = "CUDA graphs need a CUDA GPU (a CPU rehearsal)"
 DETERMINISTIC_CUBLAS = ":4096:8"
 
 
@@ -104,7 +114,7 @@ def worker(spec: dict[str, Any]) -> None:
     from dockyard.config import load_params
     from dockyard.data.features import feature_arrays
     from dockyard.models.nets import build_model
-    from dockyard.models.training import fit
+    from dockyard.models.training import fit, steps_per_call, validation_batch_size
     from dockyard.paths import features_path
 
     os.chdir(spec["project"])
@@ -160,18 +170,52 @@ def worker(spec: dict[str, Any]) -> None:
         del result
         return time.perf_counter() - start  # its one copy of the table included, as in fit()
 
+    # the validation slices dockyard's fit uses with these settings
+    first = next(iter(modes.values()))
+    val_batch = validation_batch_size(first, steps_per_call(first))
+
+    def captured_baseline_run(rows: int | None = None, run_epochs: int = epochs) -> float:
+        torch.use_deterministic_algorithms(deterministic)
+        torch.manual_seed(0)
+        net = build_model(net_cfg, x.shape[1], outputs).to(device)
+        sync()
+        start = time.perf_counter()
+        # row-major on the GPU, as fit's training table is (the loop at its best)
+        tensors = [
+            torch.from_numpy(a).to(device).contiguous() for a in (x[:rows], y[:rows], x_val, y_val)
+        ]
+        baselines.captured_train_loop(
+            net,
+            *tensors,
+            epochs=run_epochs,
+            batch_size=batch,
+            lr=base.train.lr,
+            weight_decay=base.train.weight_decay,
+            val_batch_size=val_batch,
+        )
+        return time.perf_counter() - start  # its one copy of the table included, as in fit()
+
+    runs = {"baseline": baseline_run}
+    no_captured = NO_GRAPHS
     # warm-up: allocator, cuBLAS handles, kernels, Lightning's first-call costs
     warm_rows = min(len(y), 50_000)
     for name, (det, capture) in PROCESSES[deterministic].items():
         dockyard_run(name, settings(det, capture, 1), warm_rows)
     baseline_run(warm_rows, 1)
+    if gpu:
+        try:  # a loop that cannot be captured here is recorded, not fatal to the check
+            captured_baseline_run(warm_rows, 1)
+            runs["captured_baseline"] = captured_baseline_run
+        except RuntimeError as error:
+            no_captured = f"the captured loop failed: {str(error).strip()[:200]}"
+            print(f"    {no_captured}", flush=True)
 
-    members = ["baseline", *modes]
+    members = [*runs, *modes]
     seconds: dict[str, list[float]] = {name: [] for name in members}
     for round_ in range(spec["repeats"]):
         shift = round_ % len(members)
         for name in members[shift:] + members[:shift]:
-            took = baseline_run() if name == "baseline" else dockyard_run(name, modes[name])
+            took = runs[name]() if name in runs else dockyard_run(name, modes[name])
             seconds[name].append(took)
         print(
             f"    round {round_ + 1}: "
@@ -182,6 +226,11 @@ def worker(spec: dict[str, Any]) -> None:
     cases = []
     for name in modes:
         ratios = [b / d for b, d in zip(seconds["baseline"], seconds[name], strict=True)]
+        captured = (
+            captured_figures(seconds, name, samples)
+            if "captured_baseline" in runs
+            else skipped_captured(no_captured)
+        )
         cases.append(
             {
                 "mode": name,
@@ -198,9 +247,57 @@ def worker(spec: dict[str, Any]) -> None:
                 "goal": GOALS.get((name, batch)),
                 "dockyard_seconds": seconds[name],
                 "baseline_seconds": seconds["baseline"],
+                **captured,
+                "captured_goal": CAPTURED_GOALS.get((name, batch)),
             }
         )
     print("RESULT " + json.dumps({"cases": cases, "train_rows": len(y), "features": x.shape[1]}))
+
+
+def captured_figures(seconds: dict[str, list[float]], name: str, samples: int) -> dict[str, Any]:
+    """A case's figures against the captured loop: its samples/s and the median of the
+    rounds' ratios (the loop's seconds over dockyard's)."""
+    theirs = seconds["captured_baseline"]
+    ratios = [b / d for b, d in zip(theirs, seconds[name], strict=True)]
+    return {
+        "captured_baseline": samples / statistics.median(theirs),
+        "captured_ratio": statistics.median(ratios),
+        "captured_round_ratios": ratios,
+        "captured_baseline_seconds": theirs,
+    }
+
+
+def skipped_captured(reason: str) -> dict[str, Any]:
+    """The captured loop's place in a case where it could not run, with the reason."""
+    return {"captured_baseline": None, "captured_ratio": None, "captured_skipped": reason}
+
+
+def junit_outcome(path: Path) -> dict[str, int]:
+    """{passed, failed, skipped} from pytest's JUnit XML report (errors count as failed)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    count = {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors")}
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    failed = count["failures"] + count["errors"]
+    return {"passed": count["tests"] - failed - skipped, "failed": failed, "skipped": skipped}
+
+
+def run_gpu_tests() -> tuple[int, dict[str, Any]]:
+    """The GPU-marked tests, their output shown as it comes: (pytest's exit status, outcome)."""
+    with tempfile.TemporaryDirectory(prefix="dockyard-gpu-tests-") as tmp:
+        report = Path(tmp) / "junit.xml"
+        args = ["-q", "-p", "no:cacheprovider", "-m", "gpu", "tests/test_gpu.py", "-rs"]
+        status = subprocess.run(
+            [sys.executable, "-m", "pytest", *args, f"--junitxml={report}"],
+            cwd=ROOT,
+            env=env(),
+            check=False,
+        ).returncode
+        if not report.is_file():
+            return status, {"passed": 0, "failed": 0, "skipped": 0, "exit_status": status}
+        return status, {**junit_outcome(report), "exit_status": status}
 
 
 def main() -> None:
@@ -305,6 +402,8 @@ def main() -> None:
             "device"
         ]
 
+    print("5. the GPU-marked tests", flush=True)
+    tests_status, tests = run_gpu_tests()
     figures = {
         "device": name,
         "torch": torch.__version__,
@@ -317,6 +416,7 @@ def main() -> None:
         "train_stage_seconds": stage_seconds,
         "train_stage_device": stage_device,
         "ddp_device": ddp_device,
+        "tests": tests,
         "total_seconds": time.perf_counter() - started,
     }
     print_table(figures)
@@ -324,6 +424,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")
+    if tests_status != 0:
+        raise SystemExit(f"gpu_check: the GPU tests failed (pytest exit {tests_status})")
 
 
 def print_table(figures: dict[str, Any]) -> None:
@@ -335,17 +437,30 @@ def print_table(figures: dict[str, Any]) -> None:
         f"{figures.get('features', 0)} features; samples/s, medians of {figures['repeats']} "
         "rounds; baseline: the hand-written loop in the same process and mode"
     )
-    header = f"{'case':<46} {'dockyard':>12} {'baseline':>12} {'ratio':>6}  goal  step that ran"
+    header = (
+        f"{'case':<46} {'dockyard':>12} {'baseline':>12} {'ratio':>6}  goal   "
+        f"{'captured bl':>12} {'ratio':>6}  goal   step that ran"
+    )
     print(header)
     print("-" * len(header))
     for case in cases:
         label = f"batch {case['batch_size']}, {case['mode']} ({case['epochs']} epochs)"
-        goal = case["goal"]
-        mark = "-" if goal is None else f">={goal:.1f} {'ok' if case['ratio'] >= goal else 'NO'}"
+        mark = goal_mark(case["ratio"], case["goal"])
+        if case.get("captured_ratio") is None:
+            theirs = f"{'-':>12} {'-':>6}  {'-':<6}"
+        else:
+            captured_mark = goal_mark(case["captured_ratio"], case.get("captured_goal"))
+            theirs = (
+                f"{case['captured_baseline']:>12,.0f} {case['captured_ratio']:>6.2f}  "
+                f"{captured_mark:<6}"
+            )
         print(
             f"{label:<46} {case['dockyard']:>12,.0f} {case['baseline']:>12,.0f} "
-            f"{case['ratio']:>6.2f}  {mark:<6} {case['step']}"
+            f"{case['ratio']:>6.2f}  {mark:<6} {theirs} {case['step']}"
         )
+    skipped = {c["captured_skipped"] for c in cases if c.get("captured_skipped")}
+    for reason in sorted(skipped):
+        print(f"captured baseline skipped: {reason}")
     by = {(c["batch_size"], c["mode"]): c["dockyard"] for c in cases}
     costs = []
     for batch in sorted({c["batch_size"] for c in cases}):
@@ -355,7 +470,13 @@ def print_table(figures: dict[str, Any]) -> None:
     print("trainer.deterministic=true runs at: " + "; ".join(costs) + " (of the fast mode)")
     print(f"train stage card: {figures['train_stage_device']}")
     print(f"ddp card: {figures['ddp_device']}")
+    tests = figures["tests"]
+    print("GPU tests: " + ", ".join(f"{tests[k]} {k}" for k in ("passed", "failed", "skipped")))
     print(f"total {figures['total_seconds']:.0f} s")
+
+
+def goal_mark(ratio: float, goal: float | None) -> str:
+    return "-" if goal is None else f">={goal:.1f} {'ok' if ratio >= goal else 'NO'}"
 
 
 if __name__ == "__main__":

@@ -234,3 +234,54 @@ def test_best_weights_in_memory_are_those_model_checkpoint_would_save(tmp_path) 
     assert float(ours.best_score) == float(reference.best_model_score)
     for name, tensor in saved["state_dict"].items():
         assert torch.equal(ours.state[name], tensor), name
+
+
+class ValidateInOnePass(pl.Callback):
+    """What ResidentTables does for a validation table resident on the GPU, on a CPU."""
+
+    def __init__(self, table: TensorBatches) -> None:
+        self.table = table
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        pl_module.plan_validation([self.table], resident=True)
+
+
+def test_validation_in_one_pass_gives_the_sums_of_the_batches() -> None:
+    """The whole validation table as one Lightning batch, cut into slices of the batch size
+    inside validation_step: the same metrics, bit for bit, from one batch a pass."""
+    from dockyard.models.lightning_module import TabularTask
+    from dockyard.models.nets import MLP
+
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(300, 6, generator=generator)
+    y = (x[:, 0] - x[:, 2] > 0).long()
+    results = []
+    for one_pass in (False, True):
+        pl.seed_everything(0, verbose=False)
+        module = TabularTask(
+            MLP(6, 2, hidden=[16], dropout=0.1),
+            partial(torch.optim.AdamW, lr=0.01),
+            task="classification",
+            loss="auto",
+            batch_size=32,
+        )
+        train = TensorBatches(x[:200], y[:200], 64, shuffle=True)
+        val = TensorBatches(x[200:], y[200:], 24, shuffle=False)  # 100 rows: 5 batches
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            max_epochs=2,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=[ValidateInOnePass(val)] if one_pass else [],
+        )
+        trainer.fit(module, train, val)
+        results.append((trainer, module, val))
+    (batched, _, _), (one, module, val) = results
+    assert batched.num_val_batches == [5] and one.num_val_batches == [1]
+    assert module._val_slice == 24 and val.batch_size == 100
+    for name in ("val/loss", "val/accuracy"):
+        assert torch.equal(batched.callback_metrics[name], one.callback_metrics[name]), name
+    module.plan_validation([val], resident=True)  # a second fit keeps the slices it had
+    assert module._val_slice == 24

@@ -200,14 +200,26 @@ def test_a_network_that_syncs_falls_back_to_eager_steps(tmp_path) -> None:
     assert result["training"]["best_score"] < 0.6  # it trained all the same
 
 
+def _on_cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
 class LearningRateToZero(pl.Callback):
-    """After the first epoch, set every group's learning rate to 0 as a scheduler would."""
+    """After the first epoch, set every group's learning rate to 0 as a scheduler would.
+
+    The weights are kept on the CPU: Lightning moves the module back to the CPU when fit
+    ends, so the test compares them there, on one device."""
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.calls: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.current_epoch == 0 and batch_idx in (0, 3):
+            self.calls[batch_idx] = _on_cpu(pl_module.net.state_dict())
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.current_epoch == 0:
-            self.after_first = {
-                k: v.detach().clone() for k, v in pl_module.net.state_dict().items()
-            }
+            self.after_first = _on_cpu(pl_module.net.state_dict())
             for group in trainer.optimizers[0].param_groups:
                 group["lr"] = 0.0  # assigned as a float: the graph must still see it
 
@@ -242,5 +254,11 @@ def test_a_learning_rate_changed_between_steps_reaches_the_graph() -> None:
     )
     trainer.fit(module, train, val)
     assert module.step_path == "captured"
-    for name, tensor in module.net.state_dict().items():
+    assert trainer.current_epoch == 3  # two epochs of replays ran after the change
+    final = _on_cpu(module.net.state_dict())
+    # calls of 8 steps: the first holds the 3 warm-up steps and the capture; calls 2 to 4
+    # are 24 replays of full batches, and they moved the weights ...
+    assert any(not torch.equal(zero.calls[0][k], zero.calls[3][k]) for k in final)
+    # ... while with the learning rate at 0 the replays of epochs 2 and 3 left them alone
+    for name, tensor in final.items():
         assert torch.equal(tensor, zero.after_first[name]), name

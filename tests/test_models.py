@@ -314,3 +314,54 @@ def test_model_folder_refuses_pickled_code(tmp_path, capsys) -> None:
     with pytest.raises(DataError) as caught:
         read_card(folder)
     assert (caught.value.kind, caught.value.path) == ("missing-file", str(folder / "model.pt"))
+
+
+def test_orders_drawn_ahead_are_the_orders_drawn_in_time() -> None:
+    """On a GPU the next epoch's order is drawn on a background thread while the current one
+    runs: the same orders, epoch after epoch, as drawing each when its epoch starts."""
+    features = torch.arange(50, dtype=torch.float32).reshape(-1, 1)
+    in_time = TensorBatches(features, torch.arange(50), batch_size=8, shuffle=True, seed=4)
+    ahead = TensorBatches(features, torch.arange(50), batch_size=8, shuffle=True, seed=4)
+    ahead.draw_ahead = True  # what to("cuda") sets; the same code on a CPU
+    for _ in range(3):
+        expected = torch.cat([y for _, y in in_time])
+        assert ahead._ahead is None or ahead._ahead[0][0] == ahead.epoch
+        assert torch.equal(torch.cat([y for _, y in ahead]), expected)
+        assert ahead._ahead is not None and ahead._ahead[0][0] == ahead.epoch  # the next
+    ahead.rows_only = in_time.rows_only = True  # row indices, as captured steps take them
+    assert torch.equal(torch.cat(list(ahead)), torch.cat(list(in_time)))
+
+
+def test_the_layout_of_the_training_features_does_not_change_the_weights(
+    tmp_path, cancer_splits
+) -> None:
+    """pandas hands over column-major features; fit gathers from a row-major copy. The
+    batches are the same, so the weights are too, bit for bit."""
+    from dockyard.models.training import fit
+
+    cfg = small_cfg("train.epochs=2", "train.batch_size=32")
+    _, arrays = featurized(cfg, cancer_splits)
+    x, y = arrays["train"]
+    states = []
+    for layout in (np.asfortranarray(x), np.ascontiguousarray(x)):
+        result = fit(cfg, (layout, y), arrays["val"], 2, str(tmp_path / f"log{len(states)}"))
+        states.append(result["state"])
+    for name in states[0]:
+        assert torch.equal(states[0][name], states[1][name]), name
+
+
+def test_a_shuffled_table_is_gathered_from_row_major_rows() -> None:
+    """Column-major features (as pandas hands them over) are made row-major once, where the
+    table lives; the batches are those of a row-major table. A table read in order (the
+    validation table) keeps its layout, and with it the slices its sums are made of."""
+    x = torch.arange(60, dtype=torch.float32).reshape(20, 3)
+    column_major = x.t().contiguous().t()
+    assert not column_major.is_contiguous()
+    shuffled = TensorBatches(column_major, torch.arange(20), 6, shuffle=True, seed=2)
+    reference = TensorBatches(x, torch.arange(20), 6, shuffle=True, seed=2)
+    for (a, y_a), (b, y_b) in zip(shuffled, reference, strict=True):
+        assert torch.equal(a, b) and torch.equal(y_a, y_b) and a.is_contiguous()
+    assert shuffled.features.is_contiguous() and torch.equal(shuffled.features, x)
+    in_order = TensorBatches(column_major, torch.arange(20), 6, shuffle=False)
+    assert [len(y) for _, y in in_order] == [6, 6, 6, 2]
+    assert in_order.features is column_major

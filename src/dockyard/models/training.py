@@ -110,6 +110,13 @@ def steps_per_call(cfg: DictConfig) -> int:
     return max(1, 32_768 // batch, floor)
 
 
+def validation_batch_size(cfg: DictConfig, steps: int) -> int:
+    """Rows per validation batch: as many as a training call (no gradients to keep, and each
+    batch costs Lightning's per-call overhead), up to 65,536 rows of activations."""
+    batch = cfg.train.batch_size
+    return min(max(batch * steps, 1024), max(batch, 65_536))
+
+
 def _trainer_arguments(cfg: DictConfig, deterministic: bool) -> dict[str, Any]:
     args = OmegaConf.to_container(cfg.trainer, resolve=True)
     args.pop("capture_step", None)  # dockyard's own setting, not a Trainer argument
@@ -162,6 +169,7 @@ def fit(
             column=cfg.data.target,
         )
     # torch needs writable arrays; np.require copies only when the input is read-only
+    # (TensorBatches makes the training table row-major itself, once it is on its device)
     x_train, y_train = (np.require(a, requirements="W") for a in train)
     x_val, y_val = (np.require(a, requirements="W") for a in val)
 
@@ -188,9 +196,7 @@ def fit(
     val_batches = TensorBatches(
         torch.from_numpy(x_val),
         torch.from_numpy(y_val),
-        # validation batches as large as a training call (no gradients to keep, and each
-        # batch costs Lightning's per-call overhead), up to 65,536 rows of activations
-        min(max(cfg.train.batch_size * steps, 1024), max(cfg.train.batch_size, 65_536)),
+        validation_batch_size(cfg, steps),
         shuffle=False,
     )
     loggers = build_loggers(cfg, log_dir, seed, hparams)
