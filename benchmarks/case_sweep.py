@@ -193,6 +193,14 @@ def run(work: Path, state: dict[str, Any], args: argparse.Namespace) -> list[Row
             sum(_timed(["dvc", "exp", "run", "-S", f"train.lr={lr!r}"], bare) for lr in settings)
             / len(settings)
         )
+        print(
+            f"case 12, repeat {repeat + 1}: grid {grid_s[-1]:.0f} s (best {grid_best[-1]:.4f}), "
+            f"sweep {sweep_s[-1]:.0f} s (best {sweep_best[-1]:.4f}); 1 worker {one_s[-1]:.0f} s, "
+            f"2 workers {two_s[-1]:.0f} s; per trial {ours_s[-1]:.1f} s vs bare "
+            f"{bare_s[-1]:.1f} s (set-up {setup_s[-1]:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     grid_med, sweep_med = statistics.median(grid_s), statistics.median(sweep_s)
     gap = statistics.median(g - s for g, s in zip(grid_best, sweep_best, strict=True))
     share = sweep_med / grid_med
