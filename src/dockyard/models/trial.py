@@ -24,7 +24,7 @@ PRUNED_EXIT = 3  # the train stage's exit status for a trial its pruner stopped
 PRUNERS = ("median", "halving", "hyperband", "none")
 
 
-def open_storage(url: str, heartbeat: int | None = None) -> Any:
+def open_storage(url: str, heartbeat: int | None = None, existing: bool = False) -> Any:
     """The study's database. SQLite waits for a busy file instead of failing (several
     workers and their train stages write to it); a plain `postgresql://` URL uses psycopg 3,
     the driver dockyard's `sweep` extra installs."""
@@ -46,9 +46,10 @@ def open_storage(url: str, heartbeat: int | None = None) -> Any:
             grace_period=2 * heartbeat,
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2),
         )
-    # a train stage joins a study the sweep made: its tables and schema version exist
+    # `existing`: a train stage joins a study its sweep made, whose tables and schema
+    # version are there already; checking them again costs every trial's start-up
     return optuna.storages.RDBStorage(
-        url, engine_kwargs=engine, skip_compatibility_check=True, skip_table_creation=True
+        url, engine_kwargs=engine, skip_compatibility_check=existing, skip_table_creation=existing
     )
 
 
@@ -99,7 +100,7 @@ def _reporter(spec: dict[str, Any]) -> Any:
     quiet_optuna()
     study = optuna.load_study(
         study_name=spec["study"],
-        storage=open_storage(spec["storage"]),
+        storage=open_storage(spec["storage"], existing=True),
         pruner=build_pruner(spec["pruner"]),
     )
     trial = optuna.Trial(study, int(spec["trial_id"]))
