@@ -269,7 +269,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory):
     folder = project / ".dvc/tmp/sweep/sweep"
     killed = None
     deadline = time.monotonic() + 240
-    while killed is None and time.monotonic() < deadline:
+    while killed is None and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.5)
         for record in sorted(folder.glob("worker-*.json")):
             held = json.loads(record.read_text())
@@ -279,9 +279,12 @@ def swept(tmp_path_factory: pytest.TempPathFactory):
                 for t in trial
                 if t._trial_id == held["trial_id"] and t.state == TrialState.RUNNING
             ]
-            started = running and time.time() - running[0].datetime_start.timestamp() > 6
+            started = running and time.time() - running[0].datetime_start.timestamp() > 3
             if started:
-                os.killpg(held["pid"], signal.SIGKILL)  # the worker, its dvc and its stage
+                try:
+                    os.killpg(held["pid"], signal.SIGKILL)  # the worker, its dvc and its stage
+                except ProcessLookupError:  # it finished its last trial meanwhile
+                    continue
                 killed = (record.stem, running[0].number)
                 break
     output, _ = process.communicate(timeout=600)
