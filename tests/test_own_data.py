@@ -471,7 +471,7 @@ def test_pipeline_outputs_round_trip_through_an_s3_remote(
         text=True,
     )
     assert pulled.returncode == 0, pulled.stderr
-    assert "Pulled 1 input(s) from the DVC remote" in pulled.stdout
+    assert "Pulled 1 input(s) and the run-cache from the DVC remote" in pulled.stdout
     assert sha(project / DATA) == before[Path(DATA)]
     assert not (project / "models").exists()
 

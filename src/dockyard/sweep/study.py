@@ -143,18 +143,27 @@ def redact(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", url)
 
 
-def _storage(url: str, heartbeat: int | None) -> Any:
-    try:
-        return open_storage(url, heartbeat)
-    except Exception as error:  # the driver's own error names the cause (refused, auth)
-        raise ConfigError(
-            f"Cannot open the study storage {redact(url)}: {str(error).splitlines()[0]} "
-            "Check the URL (sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB), that "
-            "the server is up and reachable, and that the `sweep` extra is installed "
-            "(pip install 'dockyard[sweep]').",
-            kind="storage-unreachable",
-            key="storage",
-        ) from None
+def _storage(url: str, heartbeat: int | None, attempts: int = 5) -> Any:
+    """The storage, retried a few times: machines joining a new study at once race to
+    create Optuna's tables, and PostgreSQL refuses the second CREATE TABLE of a name."""
+    import random
+    import time
+
+    for attempt in range(attempts):
+        try:
+            return open_storage(url, heartbeat)
+        except Exception as error:  # the driver's own error names the cause (refused, auth)
+            last = error
+            if attempt < attempts - 1:
+                time.sleep(0.5 * (attempt + 1) + random.random())
+    raise ConfigError(
+        f"Cannot open the study storage {redact(url)} ({attempts} attempts): "
+        f"{str(last).splitlines()[0]} Check the URL (sqlite:///PATH or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB), that the server is up and reachable, and "
+        "that the `sweep` extra is installed (pip install 'dockyard[sweep]').",
+        kind="storage-unreachable",
+        key="storage",
+    ) from None
 
 
 def describe_space(space: Space, objective: str, direction: str, commit: str) -> dict:
