@@ -4,7 +4,8 @@ Each measurement runs on a fresh copy of one prepared project (the bundled digit
 reproduced once, so its run-cache holds the light stages and no trial): no run-cache entry of
 one measurement serves another. Three rows, each the median of --sweep-repeats runs:
 - the same budget against DVC's way: a 16-point grid (4 learning rates x 4 widths) through
-  `dvc exp run --queue` and `dvc queue start -j 2`, against `dockyard sweep run` over the same
+  `dvc exp run --queue` and `dvc queue start -j 2` (its workers given the same share of the
+  cores as the sweep's: OMP_NUM_THREADS = cores / 2), against `dockyard sweep run` over the same
   choices with TPE and the median pruner, 8 trials on 2 workers; dockyard's wall time as a
   share of the grid's, and the best validation accuracy each found (the best epoch of each
   trial, read from the experiments' own curve files);
@@ -105,17 +106,25 @@ def _grid(project: Path) -> float:
         ],
         project,
     )  # fmt: skip
+    from dockyard.sweep.run import worker_env
+
     start = time.perf_counter()
     workers = subprocess.Popen(
         ["dvc", "queue", "start", "-j", "2"],
         cwd=project,
-        env=project_env(),
+        env=worker_env(2, project_env()),  # the share of the cores `sweep run` gives each
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     while True:
         time.sleep(1.0)
-        status = _run(["dvc", "queue", "status"], project).stdout
+        polled = subprocess.run(["dvc", "queue", "status"], cwd=project, env=project_env(),
+                                capture_output=True, text=True)  # fmt: skip
+        if polled.returncode != 0:  # a worker starting up can make it fail for a moment
+            print(f"case 12: `dvc queue status` failed, polling on: {polled.stderr.strip()}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            continue
+        status = polled.stdout
         states = [line.split()[-1] for line in status.splitlines() if line.split()]
         tasks = [s for s in states if s in ("Queued", "Running", "Success", "Failed")]
         done = sum(s in ("Success", "Failed") for s in tasks)

@@ -168,6 +168,24 @@ def test_status_lists_the_best_first_then_pruned_running_and_failed(tmp_path):
     assert lines[4].split()[:3] == ["2", "pruned", "@2"]
 
 
+def test_workers_share_the_cores_and_a_short_budget_has_trials_left_to_prune(monkeypatch):
+    from dockyard.models.trial import build_pruner, median_startup
+    from dockyard.sweep.run import cpu_count, worker_env
+
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert "OMP_NUM_THREADS" not in worker_env(1)  # one worker keeps torch's own default
+    share = str(max(1, cpu_count() // 2))
+    env = worker_env(2)
+    assert (env["OMP_NUM_THREADS"], env["MKL_NUM_THREADS"]) == (share, share)
+    assert worker_env(4 * cpu_count())["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is kept
+    assert worker_env(2)["OMP_NUM_THREADS"] == "3" and "MKL_NUM_THREADS" not in worker_env(2)
+    assert [median_startup(b) for b in (None, 3, 8, 12, 16, 100)] == [4, 2, 2, 3, 4, 4]
+    pruner = build_pruner("median", 8)
+    assert (pruner._n_startup_trials, pruner._n_warmup_steps) == (2, 2)
+
+
 # ----------------------------------------------------------------------------- conf/
 
 

@@ -53,13 +53,24 @@ def open_storage(url: str, heartbeat: int | None = None, existing: bool = False)
     )
 
 
-def build_pruner(name: str) -> Any:
+def median_startup(budget: int | None) -> int:
+    """Finished trials the median pruner waits for: 4, or a quarter of a smaller budget (at
+    least 2), so that a short search has trials left to prune."""
+    if not budget:
+        return 4
+    return max(2, min(4, int(budget) // 4))
+
+
+def build_pruner(name: str, budget: int | None = None) -> Any:
     """median (default): stop a trial whose objective is worse than the median of earlier
-    trials at the same epoch; halving: successive halving; hyperband; none."""
+    trials at the same epoch, once `median_startup(budget)` trials have finished, at epoch 2
+    or later; halving: successive halving; hyperband; none."""
     import optuna
 
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=median_startup(budget), n_warmup_steps=2
+        )
     if name == "halving":
         return optuna.pruners.SuccessiveHalvingPruner()
     if name == "hyperband":
@@ -101,7 +112,7 @@ def _reporter(spec: dict[str, Any]) -> Any:
     study = optuna.load_study(
         study_name=spec["study"],
         storage=open_storage(spec["storage"], existing=True),
-        pruner=build_pruner(spec["pruner"]),
+        pruner=build_pruner(spec["pruner"], spec.get("budget")),
     )
     trial = optuna.Trial(study, int(spec["trial_id"]))
     objective = spec["objective"]

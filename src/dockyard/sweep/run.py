@@ -212,10 +212,12 @@ def _run_workers(root: Path, spec: dict[str, Any], count: int, study: Any) -> in
     folder.mkdir(parents=True, exist_ok=True)
     spec_path = folder / f"spec-{os.getpid()}.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    env = worker_env(count)
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "dockyard.sweep.worker", str(spec_path)],
             start_new_session=True,  # a worker and its dvc and stages die together
+            env=env,
         )
         for _ in range(count)
     ]
@@ -244,6 +246,29 @@ def _run_workers(root: Path, spec: dict[str, Any], count: int, study: Any) -> in
     finally:
         spec_path.unlink(missing_ok=True)
     return code
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_env(count: int, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The workers' environment: with several workers on this machine, each trial's torch
+    gets its share of the CPUs (cores // workers threads, at least one), as K trials at once
+    each spinning a thread per core oversubscribe the machine and all run slower. A thread
+    count the user set (OMP_NUM_THREADS or MKL_NUM_THREADS) is kept as it is."""
+    env = dict(os.environ if base is None else base)
+    if count > 1 and not any(name in env for name in THREAD_VARIABLES):
+        share = str(max(1, cpu_count() // count))
+        for name in THREAD_VARIABLES:
+            env[name] = share
+    return env
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
 
 
 def fail_orphaned_trials(folder: Path, study: Any) -> None:

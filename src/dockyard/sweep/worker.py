@@ -179,6 +179,7 @@ def run_trial(spec: dict[str, Any], workspace: Path, trial: Any, index: int) -> 
             "trial_id": trial._trial_id,
             "objective": spec["objective"],
             "pruner": spec["pruner"],
+            "budget": spec["trials"],
         }
     )
     command = [sys.executable, "-m", "dvc", "exp", "run", "-n", name]
@@ -289,7 +290,7 @@ def work(spec: dict[str, Any], index: int) -> int:
 
     quiet_optuna()
     study = open_study(spec["study"], spec["storage"], heartbeat=spec["heartbeat"])
-    study.pruner = build_pruner(spec["pruner"])
+    study.pruner = build_pruner(spec["pruner"], spec["trials"])
     seed = spec.get("seed")  # each worker draws its own sequence
     study.sampler = optuna.samplers.TPESampler(
         n_startup_trials=spec["startup_trials"], seed=None if seed is None else seed + index
