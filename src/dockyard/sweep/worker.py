@@ -101,19 +101,37 @@ def objective_value(workspace: Path, objective: str) -> float:
     higher = CURVE_HIGHER_IS_BETTER[objective]
     best = []
     for seed in params["seeds"]:
-        path = workspace / curve_file(train_log_dir(int(seed)), objective)
-        values = []
-        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-            fields = line.split("\t")
-            with contextlib.suppress(ValueError, IndexError):
-                values.append(float(fields[1]))
-        values = [v for v in values if math.isfinite(v)]
-        if not values:
-            raise TrialFailed(
-                f"the trial logged no {curve_column(objective)} in {path.relative_to(workspace)}"
-            )
+        values = [value for _, value in curve(workspace, int(seed), objective)]
         best.append(max(values) if higher else min(values))
     return sum(best) / len(best)
+
+
+def curve(workspace: Path, seed: int, objective: str) -> list[tuple[int, float]]:
+    """(epoch, value) of the objective's validation curve for one seed, epochs from 1."""
+    path = workspace / curve_file(train_log_dir(seed), objective)
+    points = []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        fields = line.split("\t")
+        with contextlib.suppress(ValueError, IndexError):
+            value = float(fields[1])
+            if math.isfinite(value):
+                points.append((int(float(fields[0])) + 1, value))
+    if not points:
+        raise TrialFailed(
+            f"the trial logged no {curve_column(objective)} in {path.relative_to(workspace)}"
+        )
+    return points
+
+
+def report_curve(trial: Any, workspace: Path, objective: str) -> None:
+    """Without a pruner the train stage does not join the study (no Optuna import, no
+    storage writes per epoch); the first seed's curve is reported here afterwards, so the
+    study and its dashboard hold the same per-epoch values as with a pruner."""
+    import yaml
+
+    params = yaml.safe_load((workspace / "params.yaml").read_text(encoding="utf-8"))
+    for epoch, value in curve(workspace, int(params["seeds"][0]), objective):
+        trial.report(value, epoch)
 
 
 def test_metrics(workspace: Path) -> dict[str, float]:
@@ -172,16 +190,19 @@ def run_trial(spec: dict[str, Any], workspace: Path, trial: Any, index: int) -> 
     )
     log.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env[TRIAL_ENV] = json.dumps(
-        {
-            "storage": spec["storage"],
-            "study": spec["study"],
-            "trial_id": trial._trial_id,
-            "objective": spec["objective"],
-            "pruner": spec["pruner"],
-            "budget": spec["trials"],
-        }
-    )
+    if spec["pruner"] != "none":  # the train stage reports each epoch and may be pruned
+        env[TRIAL_ENV] = json.dumps(
+            {
+                "storage": spec["storage"],
+                "study": spec["study"],
+                "trial_id": trial._trial_id,
+                "objective": spec["objective"],
+                "pruner": spec["pruner"],
+                "budget": spec["trials"],
+            }
+        )
+    else:
+        env.pop(TRIAL_ENV, None)
     command = [sys.executable, "-m", "dvc", "exp", "run", "-n", name]
     for override in overrides:
         command += ["-S", override]
@@ -208,6 +229,8 @@ def run_trial(spec: dict[str, Any], workspace: Path, trial: Any, index: int) -> 
         _say(spec, f"trial {trial.number} failed ({seconds:.1f} s): {reason} (log: {log})")
         raise TrialFailed(reason)
     value = objective_value(workspace, spec["objective"])
+    if spec["pruner"] == "none":
+        report_curve(trial, workspace, spec["objective"])
     trial.set_user_attr("test", test_metrics(workspace))
     trial.set_user_attr("experiment", name)
     trial.set_user_attr("ref", _share(spec, workspace, name, log))
