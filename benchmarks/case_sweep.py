@@ -12,8 +12,9 @@ one measurement serves another. Three rows, each the median of --sweep-repeats r
 - finished trials per hour on 2 workers against 1 (same continuous space, no pruning);
 - per-trial wall time of `dockyard sweep run` (one worker) against bare `dvc exp run -S ...`
   of the same settings one after another in a project copy: the sweep's wall time less its
-  one-off set-up (the same command run again once the budget is met: its checks, starting
-  the worker, preparing its clone), divided by the trials; the set-up is recorded beside.
+  one-off set-up (the same command run again once the budget is met, its worker clone
+  removed first: its checks, starting the worker, cloning and checking out), divided by the
+  trials; the set-up and the trials' own `dvc exp run` seconds are recorded beside.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ WIDTHS = ("[32]", "[64]", "[128,64]", "[256,128]")
 EPOCHS = 12
 GRID_TRIALS, SWEEP_TRIALS = len(LRS) * len(WIDTHS), 8
 THROUGHPUT_TRIALS, OVERHEAD_TRIALS = 6, 4
+ROWS = ("grid", "workers", "overhead")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=3,
         help="repeats of each sweep measurement (case 12; median reported)",
+    )
+    parser.add_argument(
+        "--sweep-rows",
+        default=",".join(ROWS),
+        help="which of case 12's rows to measure, comma-separated: grid (against DVC's "
+        "queue), workers (2 against 1), overhead (per trial against bare `dvc exp run`)",
     )
 
 
@@ -166,96 +174,136 @@ def _study_best(project: Path) -> dict[str, Any]:
 def run(work: Path, state: dict[str, Any], args: argparse.Namespace) -> list[Row]:
     base = _prepared(work)
     repeats = max(1, args.sweep_repeats)
+    wanted = set(args.sweep_rows.split(","))
+    unknown = wanted - set(ROWS)
+    if unknown:
+        raise SystemExit(f"--sweep-rows: unknown {sorted(unknown)}; choose from {list(ROWS)}")
     grid_s, sweep_s, grid_best, sweep_best = [], [], [], []
-    one_s, two_s, bare_s, ours_s, setup_s = [], [], [], [], []
+    one_s, two_s, bare_s, ours_s, setup_s, trial_s = [], [], [], [], [], []
     choices = [f"train.lr=choice({','.join(LRS)})", f"model.net.hidden=choice({','.join(WIDTHS)})"]
     continuous = ["train.lr=tag(log,interval(1e-4,3e-2))"]
     for repeat in range(repeats):
-        grid = _copy(base, work / "grid")
-        grid_s.append(_grid(grid))
-        grid_best.append(_best_val_accuracy(grid))
-        ours = _copy(base, work / "ours")
-        sweep_s.append(
-            _sweep(
-                ours, choices, SWEEP_TRIALS, 2, "--objective", "val/accuracy", "--seed", str(repeat)
+        said = [f"case 12, repeat {repeat + 1}:"]
+        if "grid" in wanted:
+            grid = _copy(base, work / "grid")
+            grid_s.append(_grid(grid))
+            grid_best.append(_best_val_accuracy(grid))
+            ours = _copy(base, work / "ours")
+            sweep_s.append(
+                _sweep(
+                    ours,
+                    choices,
+                    SWEEP_TRIALS,
+                    2,
+                    "--objective",
+                    "val/accuracy",
+                    "--seed",
+                    str(repeat),
+                )  # fmt: skip
+            )
+            sweep_best.append(_best_val_accuracy(ours))
+            said.append(
+                f"grid {grid_s[-1]:.0f} s (best {grid_best[-1]:.4f}), sweep {sweep_s[-1]:.0f} s "
+                f"(best {sweep_best[-1]:.4f});"
+            )
+        if "workers" in wanted:
+            one = _copy(base, work / "one")
+            one_s.append(
+                _sweep(
+                    one, continuous, THROUGHPUT_TRIALS, 1, "--pruner", "none", "--seed", str(repeat)
+                )  # fmt: skip
+            )
+            two = _copy(base, work / "two")
+            two_s.append(
+                _sweep(
+                    two, continuous, THROUGHPUT_TRIALS, 2, "--pruner", "none", "--seed", str(repeat)
+                )  # fmt: skip
+            )
+            said.append(f"1 worker {one_s[-1]:.0f} s, 2 workers {two_s[-1]:.0f} s;")
+        if "overhead" in wanted:
+            swept = _copy(base, work / "overhead")
+            whole = _sweep(swept, continuous, OVERHEAD_TRIALS, 1, "--pruner", "none",
+                           "--seed", str(100 + repeat))  # fmt: skip
+            # the one-off set-up: the same command again once the budget is met, its worker
+            # clone removed first (its checks, starting the worker, cloning and checking out)
+            shutil.rmtree(swept / ".dvc/tmp/sweep/sweep/worker-0")
+            setup = _sweep(swept, continuous, OVERHEAD_TRIALS, 1, "--pruner", "none")
+            setup_s.append(setup)
+            ours_s.append((whole - setup) / OVERHEAD_TRIALS)
+            table = _study_best(swept)["trials_table"]
+            trial_s.append(statistics.median(r["seconds"] for r in table))
+            settings = [r["params"]["train.lr"] for r in table]
+            bare = _copy(base, work / "bare")
+            bare_s.append(
+                sum(
+                    _timed(["dvc", "exp", "run", "-S", f"train.lr={lr!r}"], bare) for lr in settings
+                )
+                / len(settings)
+            )
+            said.append(
+                f"per trial {ours_s[-1]:.1f} s vs bare {bare_s[-1]:.1f} s (set-up "
+                f"{setup_s[-1]:.1f} s; the trials' own `dvc exp run`, median {trial_s[-1]:.1f} s)"
+            )
+        print(" ".join(said), file=sys.stderr, flush=True)
+    rows = []
+    if "grid" in wanted:
+        grid_med, sweep_med = statistics.median(grid_s), statistics.median(sweep_s)
+        gap = statistics.median(g - s for g, s in zip(grid_best, sweep_best, strict=True))
+        share = sweep_med / grid_med
+        rows.append(
+            row(
+                f"sweep, TPE + median pruning, {SWEEP_TRIALS} trials on 2 workers: wall time",
+                sweep_med,
+                grid_med,
+                "s",
+                share,
+                "<= 0.5x the grid's time, best val accuracy within 0.005",
+                share <= 0.5 and gap <= 0.005,
+                f"DVC's queue: the {GRID_TRIALS}-point grid of the same choices, "
+                "`dvc queue start -j 2`",
+                grid_best=grid_best,
+                sweep_best=sweep_best,
+                grid_seconds=grid_s,
+                sweep_seconds=sweep_s,
+                accuracy_gap_median=gap,
+                repeats=repeats,
             )
         )
-        sweep_best.append(_best_val_accuracy(ours))
-        one = _copy(base, work / "one")
-        one_s.append(
-            _sweep(one, continuous, THROUGHPUT_TRIALS, 1, "--pruner", "none", "--seed", str(repeat))
+    if "workers" in wanted:
+        one_rate = THROUGHPUT_TRIALS * 3600 / statistics.median(one_s)
+        two_rate = THROUGHPUT_TRIALS * 3600 / statistics.median(two_s)
+        rows.append(
+            row(
+                f"finished trials per hour, 2 workers ({THROUGHPUT_TRIALS} trials)",
+                two_rate,
+                one_rate,
+                "trials/h",
+                two_rate / one_rate,
+                ">= 1.6x",
+                two_rate / one_rate >= 1.6,
+                "the same sweep on 1 worker",
+                one_seconds=one_s,
+                two_seconds=two_s,
+                repeats=repeats,
+            )
         )
-        two = _copy(base, work / "two")
-        two_s.append(
-            _sweep(two, continuous, THROUGHPUT_TRIALS, 2, "--pruner", "none", "--seed", str(repeat))
+    if "overhead" in wanted:
+        per_trial, bare_trial = statistics.median(ours_s), statistics.median(bare_s)
+        rows.append(
+            row(
+                f"per-trial wall time of `dockyard sweep run` ({OVERHEAD_TRIALS} trials, 1 worker)",
+                per_trial,
+                bare_trial,
+                "s",
+                per_trial / bare_trial,
+                "<= 1.10x",
+                per_trial / bare_trial <= 1.10,
+                "bare `dvc exp run -S train.lr=...` of the same settings, one after another",
+                sweep_per_trial=ours_s,
+                bare_per_trial=bare_s,
+                setup_seconds=setup_s,
+                trial_dvc_exp_run_median=trial_s,
+                repeats=repeats,
+            )
         )
-        swept = _copy(base, work / "overhead")
-        whole = _sweep(swept, continuous, OVERHEAD_TRIALS, 1, "--pruner", "none",
-                       "--seed", str(100 + repeat))  # fmt: skip
-        # the same command again, with the budget met: its checks, worker and clone alone
-        setup = _sweep(swept, continuous, OVERHEAD_TRIALS, 1, "--pruner", "none")
-        setup_s.append(setup)
-        ours_s.append((whole - setup) / OVERHEAD_TRIALS)
-        settings = [r["params"]["train.lr"] for r in _study_best(swept)["trials_table"]]
-        bare = _copy(base, work / "bare")
-        bare_s.append(
-            sum(_timed(["dvc", "exp", "run", "-S", f"train.lr={lr!r}"], bare) for lr in settings)
-            / len(settings)
-        )
-        print(
-            f"case 12, repeat {repeat + 1}: grid {grid_s[-1]:.0f} s (best {grid_best[-1]:.4f}), "
-            f"sweep {sweep_s[-1]:.0f} s (best {sweep_best[-1]:.4f}); 1 worker {one_s[-1]:.0f} s, "
-            f"2 workers {two_s[-1]:.0f} s; per trial {ours_s[-1]:.1f} s vs bare "
-            f"{bare_s[-1]:.1f} s (set-up {setup_s[-1]:.1f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
-    grid_med, sweep_med = statistics.median(grid_s), statistics.median(sweep_s)
-    gap = statistics.median(g - s for g, s in zip(grid_best, sweep_best, strict=True))
-    share = sweep_med / grid_med
-    one_rate = THROUGHPUT_TRIALS * 3600 / statistics.median(one_s)
-    two_rate = THROUGHPUT_TRIALS * 3600 / statistics.median(two_s)
-    per_trial, bare_trial = statistics.median(ours_s), statistics.median(bare_s)
-    return [
-        row(
-            f"sweep, TPE + median pruning, {SWEEP_TRIALS} trials on 2 workers: wall time",
-            sweep_med,
-            grid_med,
-            "s",
-            share,
-            "<= 0.5x the grid's time, best val accuracy within 0.005",
-            share <= 0.5 and gap <= 0.005,
-            f"DVC's queue: the {GRID_TRIALS}-point grid of the same choices, "
-            "`dvc queue start -j 2`",
-            grid_best=grid_best,
-            sweep_best=sweep_best,
-            grid_seconds=grid_s,
-            sweep_seconds=sweep_s,
-            accuracy_gap_median=gap,
-            repeats=repeats,
-        ),
-        row(
-            f"finished trials per hour, 2 workers ({THROUGHPUT_TRIALS} trials)",
-            two_rate,
-            one_rate,
-            "trials/h",
-            two_rate / one_rate,
-            ">= 1.6x",
-            two_rate / one_rate >= 1.6,
-            "the same sweep on 1 worker",
-            one_seconds=one_s,
-            two_seconds=two_s,
-        ),
-        row(
-            f"per-trial wall time of `dockyard sweep run` ({OVERHEAD_TRIALS} trials, 1 worker)",
-            per_trial,
-            bare_trial,
-            "s",
-            per_trial / bare_trial,
-            "<= 1.10x",
-            per_trial / bare_trial <= 1.10,
-            "bare `dvc exp run -S train.lr=...` of the same settings, one after another",
-            sweep_per_trial=ours_s,
-            bare_per_trial=bare_s,
-        ),
-    ]
+    return rows
