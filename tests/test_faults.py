@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .helpers import compose, error_of, make_project, project_env, run
+from .helpers import clone_reproduced, compose, error_of, project_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +36,14 @@ def _wait_for(condition, seconds: float, what: str) -> None:
     raise AssertionError(f"timed out after {seconds} s waiting for {what}")
 
 
-def test_killed_dvc_leaves_no_trainer_and_no_mixed_outputs(tmp_path: Path) -> None:
+def test_killed_dvc_leaves_no_trainer_and_no_mixed_outputs(
+    tmp_path: Path, reproduced: Path
+) -> None:
     """kill -9 of `dvc repro` mid-training: the stage it started dies with it, the next
-    `dvc repro` runs one trainer, and the curves have one row per epoch."""
-    project = make_project(tmp_path / "project")
+    `dvc repro` runs one trainer, and the curves have one row per epoch. (From a reproduced
+    project: only the training settings change, and DVC removes train's earlier outputs
+    before it runs the stage.)"""
+    project = clone_reproduced(reproduced, tmp_path / "project")
     compose(
         project,
         "train.epochs=40",
@@ -126,8 +130,6 @@ def test_a_stage_failing_after_ingest_leaves_the_lock_as_documented(
     entry, DVC has removed its previous outputs from the workspace, and `dvc checkout`
     brings them back; the user sees one paragraph, no traceback."""
     import yaml
-
-    from .helpers import clone_reproduced
 
     project = clone_reproduced(reproduced, tmp_path / "p")
     run(["git", "add", "-A"], project)

@@ -49,14 +49,15 @@ def dockyard(project: Path, *args: str, check: bool = True):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """digits first (DVC's run-cache then holds its data stages), then `data add` without
-    --default and `dvc exp run -S data=orders -S split.by=time`, committed."""
+    """digits' data stages first (DVC's run-cache then holds them; nothing later trains on
+    digits), then `data add` without --default and `dvc exp run -S data=orders -S
+    split.by=time`, committed."""
     project = make_project(tmp_path_factory.mktemp("time") / "project")
     (project / "conf/config.yaml").write_text(
         (project / "conf/config.yaml").read_text().replace("epochs: 50", "epochs: 2")
     )
     dockyard(project, "compose")
-    run(["dvc", "repro", "-q"], project)
+    run(["dvc", "repro", "-q", "featurize"], project)
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "digits"], project)
     orders(600, 1).to_csv(project / "data/orders.csv", index=False)
