@@ -171,8 +171,8 @@ def best_to_branch(root: Path, study: Any, branch: str, reproduce: bool = True) 
         write_params(compose_params([], root), root / PARAMS_FILE)
         if reproduce:
             print(
-                "Reproducing the best trial's outputs (`dvc repro`: restored from DVC's "
-                "run-cache where the trial ran them)...",
+                "Checking the best trial's outputs (`dvc repro`: `dvc exp apply` restored "
+                "what the trial ran, so nothing should need to run)...",
                 flush=True,
             )
             if subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=root).returncode:
