@@ -92,17 +92,19 @@ def _write_local_config(root: Path, folder: Path, cache_dir: str) -> None:
     config.write()
 
 
-def objective_value(workspace: Path, objective: str) -> float:
-    """The trial's objective: the best value each seed's training reached on the validation
-    split (its per-epoch curve), averaged over the trial's seeds."""
+def seed_curves(workspace: Path, objective: str) -> list[list[tuple[int, float]]]:
+    """The objective's validation curve of each of the trial's seeds, in params' order."""
     import yaml
 
     params = yaml.safe_load((workspace / "params.yaml").read_text(encoding="utf-8"))
-    higher = CURVE_HIGHER_IS_BETTER[objective]
-    best = []
-    for seed in params["seeds"]:
-        values = [value for _, value in curve(workspace, int(seed), objective)]
-        best.append(max(values) if higher else min(values))
+    return [curve(workspace, int(seed), objective) for seed in params["seeds"]]
+
+
+def objective_value(curves: list[list[tuple[int, float]]], objective: str) -> float:
+    """The trial's objective: the best value each seed's training reached on the validation
+    split (its per-epoch curve), averaged over the trial's seeds."""
+    pick = max if CURVE_HIGHER_IS_BETTER[objective] else min
+    best = [pick(value for _, value in points) for points in curves]
     return sum(best) / len(best)
 
 
@@ -121,17 +123,6 @@ def curve(workspace: Path, seed: int, objective: str) -> list[tuple[int, float]]
             f"the trial logged no {curve_column(objective)} in {path.relative_to(workspace)}"
         )
     return points
-
-
-def report_curve(trial: Any, workspace: Path, objective: str) -> None:
-    """Without a pruner the train stage does not join the study (no Optuna import, no
-    storage writes per epoch); the first seed's curve is reported here afterwards, so the
-    study and its dashboard hold the same per-epoch values as with a pruner."""
-    import yaml
-
-    params = yaml.safe_load((workspace / "params.yaml").read_text(encoding="utf-8"))
-    for epoch, value in curve(workspace, int(params["seeds"][0]), objective):
-        trial.report(value, epoch)
 
 
 def test_metrics(workspace: Path) -> dict[str, float]:
@@ -228,9 +219,13 @@ def run_trial(spec: dict[str, Any], workspace: Path, trial: Any, index: int) -> 
         trial.set_user_attr("error", reason)
         _say(spec, f"trial {trial.number} failed ({seconds:.1f} s): {reason} (log: {log})")
         raise TrialFailed(reason)
-    value = objective_value(workspace, spec["objective"])
+    curves = seed_curves(workspace, spec["objective"])
+    value = objective_value(curves, spec["objective"])
     if spec["pruner"] == "none":
-        report_curve(trial, workspace, spec["objective"])
+        # the train stage did not join the study (no Optuna import, no storage writes per
+        # epoch): the first seed's curve is reported now, as the stage's reporter would have
+        for epoch, reported in curves[0]:
+            trial.report(reported, epoch)
     trial.set_user_attr("test", test_metrics(workspace))
     trial.set_user_attr("experiment", name)
     trial.set_user_attr("ref", _share(spec, workspace, name, log))
