@@ -178,6 +178,21 @@ def test_precision_auto_follows_the_model_on_a_gpu_only() -> None:
             ["names production"],
         ),
         (["+data.window=3"], "conflict", "data.window", ["is 3 but data.source.window is None"]),
+        # dockyard's own networks: arguments the train stage could not build them with
+        (
+            ["model.net.hidden=[64,wide]"],
+            "wrong-type",
+            "model.net.hidden",
+            ["a list of whole numbers of at least 1", "found [64, 'wide']", "conf/model/mlp.yaml"],
+        ),
+        (["model.net.dropout=1.5"], "wrong-type", "model.net.dropout", ["in [0, 1), found 1.5"]),
+        (
+            ["model=cnn", "model.net.channels=[32,0]"],
+            "wrong-type",
+            "model.net.channels",
+            ["found [32, 0]", "conf/model/cnn.yaml"],
+        ),
+        (["model=cnn", "model.net.hidden=[64]"], "wrong-type", "model.net.hidden", ["whole"]),
     ],
 )
 def test_bad_compose_is_refused_cleanly(

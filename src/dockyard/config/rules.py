@@ -431,6 +431,75 @@ def _rule_image(cfg: DictConfig) -> Refusal | None:
     return None
 
 
+# dockyard's own networks: the keys their constructors take beside in_features and
+# out_features, and what each must be ("sizes": a list of whole numbers >= 1, "size": one,
+# "rate": a number in [0, 1)). A network of the user's own is checked when it is built.
+BUILTIN_NETS = {
+    "dockyard.models.nets.MLP": {"hidden": "sizes", "dropout": "rate"},
+    "dockyard.models.nets.Linear": {},
+    "dockyard.models.nets.SmallCNN": {
+        "image_shape": "sizes",
+        "channels": "sizes",
+        "hidden": "size",
+        "dropout": "rate",
+    },
+}
+_NET_WANTS = {
+    "sizes": "a list of whole numbers of at least 1, e.g. [128, 64]",
+    "size": "a whole number of at least 1",
+    "rate": "a number in [0, 1)",
+}
+
+
+def _net_value_ok(kind: str, value: Any) -> bool:
+    def size(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    if kind == "sizes":
+        is_list = OmegaConf.is_list(value) or isinstance(value, list | tuple)
+        return is_list and all(size(v) for v in value)
+    if kind == "size":
+        return size(value)
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value < 1
+    )
+
+
+def _rule_builtin_net(cfg: DictConfig) -> Refusal | None:
+    """The arguments of dockyard's own networks, so a sweep or an override that gives one a
+    wrong value is refused here rather than by the train stage building it."""
+    net = cfg.model.net
+    takes = BUILTIN_NETS.get(net.get("_target_"))
+    if takes is None:
+        return None
+    where = f"conf/model/{cfg.model.name}.yaml (or your override)"
+    for key in net:
+        if key == "_target_":
+            continue
+        if key not in takes:
+            accepted = ", ".join(takes) or "no other keys"
+            return Refusal(
+                f"'model.net.{key}' is not an argument of {net._target_} (it takes "
+                f"{accepted}).{did_you_mean(str(key), list(takes), 'model.net.')} Fix it in "
+                f"{where}.",
+                kind="unknown-key",
+                key=f"model.net.{key}",
+            )
+        value = net[key]
+        if not _net_value_ok(takes[key], value):
+            shown = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+            return Refusal(
+                f"'model.net.{key}' must be {_NET_WANTS[takes[key]]}, found {shown!r}. Fix it "
+                f"in {where}.",
+                kind="wrong-type",
+                key=f"model.net.{key}",
+            )
+    return None
+
+
 def _rule_devices(cfg: DictConfig) -> Refusal | None:
     devices = cfg.trainer.devices
     valid = (
@@ -638,6 +707,7 @@ _RULES = (
     _rule_schema,
     _rule_bounds,
     _rule_image,
+    _rule_builtin_net,
     _rule_devices,
     _rule_optimizer,
     _rule_loggers,
