@@ -216,6 +216,18 @@ def test_run_refuses_before_any_trial(project):
         False,
     )
     assert (leak.returncode, error_of(leak)["kind"]) == (2, "test-objective")
+    # a width the MLP cannot take is refused by the compose check of each choice
+    text = run([*DOCKYARD, "sweep", "run", "model.net.hidden=choice([32],[x])"], project, False)
+    assert text.returncode == 2 and "Traceback" not in text.stderr
+    assert (error_of(text)["kind"], error_of(text)["key"]) == ("wrong-type", "model.net.hidden")
+    for option in ("--workers", "--trials"):  # an explicit 0 is refused, not taken as unset
+        zero = run(
+            [*DOCKYARD, "sweep", "run", "train.lr=interval(0.001,0.1)", option, "0"],
+            project,
+            False,
+        )
+        assert zero.returncode == 2, zero.stdout + zero.stderr
+        assert (error_of(zero)["kind"], error_of(zero)["key"]) == ("wrong-type", option[2:])
     (project / "conf/config.yaml").write_text((project / "conf/config.yaml").read_text() + "\n")
     dirty = run([*DOCKYARD, "sweep", "run", "train.lr=interval(0.001,0.1)"], project, False)
     assert (dirty.returncode, error_of(dirty)["kind"]) == (2, "uncommitted-changes")

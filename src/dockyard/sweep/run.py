@@ -150,13 +150,16 @@ def start(
     task = check_space(space, root)
     objective, direction = objective_of(objective or settings.get("objective"), task)
     pruner = check_pruner(pruner or settings.get("pruner") or "median")
-    workers = _positive(workers or settings.get("workers") or 1, "workers")
+    workers = _positive(_given(workers, settings.get("workers"), 1), "workers")
+    asked = _given(trials, settings.get("trials"))
+    if asked is not None:  # refused before a study is opened or created
+        _positive(asked, "trials")
     storage = storage or default_storage(root)
     wanted = describe_space(space, objective, direction, commit)
     study = open_study(study_name, storage, create={**wanted, "pruner": pruner})
     check_joinable(study, wanted)
     trials = _positive(
-        trials or settings.get("trials") or study.user_attrs.get("trials") or DEFAULT_TRIALS,
+        _given(trials, settings.get("trials"), study.user_attrs.get("trials"), DEFAULT_TRIALS),
         "trials",
     )
     study.set_user_attr("trials", trials)
@@ -195,6 +198,12 @@ def start(
         "turns the best into a branch for a pull request."
     )
     return code
+
+
+def _given(*values: Any) -> Any:
+    """The first value that was given: an explicit 0 is a value (refused as such), not
+    a missing one."""
+    return next((v for v in values if v is not None), None)
 
 
 def _positive(value: Any, key: str) -> int:
