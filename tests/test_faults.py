@@ -153,3 +153,22 @@ def test_a_stage_failing_after_ingest_leaves_the_lock_as_documented(
     run([sys.executable, "-m", "dvc", "checkout"], project)
     assert (project / "models/seed-0/model.pt").read_bytes() == weights
     assert "Data and pipelines are up to date." in run(["dvc", "repro"], project).stdout
+
+
+def test_a_start_time_read_a_second_apart_is_the_same_process(monkeypatch) -> None:
+    """psutil's start time moves with the boot time when the clock is adjusted: the stage's
+    watchdog must not take its living dvc for gone (it once stopped a training that way)."""
+    import os
+
+    import psutil
+
+    from dockyard.runtime import same_process
+
+    me = psutil.Process(os.getpid())
+    started = me.create_time()
+    assert same_process(os.getpid(), started)
+    monkeypatch.setattr(psutil.Process, "create_time", lambda self: started + 1.0)
+    assert same_process(os.getpid(), started)  # the same process, read after an adjustment
+    monkeypatch.setattr(psutil.Process, "create_time", lambda self: started + 60.0)
+    assert not same_process(os.getpid(), started)  # a reused pid: a later process
+    assert not same_process(2**22 + 7, started)  # no such process

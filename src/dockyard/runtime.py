@@ -118,6 +118,22 @@ def _dvc_ancestor() -> tuple[int, float] | None:
     return None
 
 
+# psutil derives a start time from the kernel's boot time, which moves when the clock is
+# adjusted: the same process can read a second apart between two calls. A new process
+# with a reused pid would have started long after the one it replaces.
+_START_TOLERANCE_SECONDS = 2.0
+
+
+def same_process(pid: int, started: float) -> bool:
+    """Whether `pid` is still the process that started at `started` (psutil's time)."""
+    import psutil
+
+    try:
+        return abs(psutil.Process(pid).create_time() - started) <= _START_TOLERANCE_SECONDS
+    except psutil.Error:
+        return False
+
+
 def watch_parent(on_orphaned: Callable[[], None] | None = None) -> threading.Thread | None:
     """Exit this process when its parent, or the `dvc` process above it, is gone.
 
@@ -128,18 +144,12 @@ def watch_parent(on_orphaned: Callable[[], None] | None = None) -> threading.Thr
         return None
     ancestor = _dvc_ancestor()
 
-    def alive(pid: int, started: float) -> bool:
-        import psutil
-
-        try:
-            return psutil.Process(pid).create_time() == started
-        except psutil.Error:
-            return False
-
     def watch() -> None:
         while True:
             time.sleep(_POLL_SECONDS)
-            orphaned = os.getppid() != parent or (ancestor is not None and not alive(*ancestor))
+            orphaned = os.getppid() != parent or (
+                ancestor is not None and not same_process(*ancestor)
+            )
             if orphaned:
                 print(
                     "dockyard: the process that started this stage is gone; stopping without "
