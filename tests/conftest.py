@@ -15,6 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from . import helpers
+from .forkserver import Client
 from .helpers import make_history, make_project, run
 
 # One intra-op thread for torch, in the tests and in every stage they start (the variables
@@ -22,6 +24,10 @@ from .helpers import make_history, make_project, run
 # on two cores waste about a fifth of the CPU. Set before any test module imports torch.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+# `dvc` and `dockyard` commands run through a fork server (tests/forkserver.py), one per
+# test process; DOCKYARD_TESTS_REAL_PROCESSES=1 starts each as a real process instead.
+helpers.FORK_SERVER = Client()
 
 # Modules that share an expensive session fixture run on the same worker.
 SHARED = {

@@ -48,16 +48,32 @@ def project_env() -> dict[str, str]:
     return env
 
 
+# Set by conftest.py for the tests (benchmarks time real processes): `dvc` and `python -m
+# dockyard...` commands run through a fork server (tests/forkserver.py).
+FORK_SERVER = None
+
+
 def run(
-    args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None
+    args: list[str],
+    cwd: Path,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    forked: bool = True,
 ) -> subprocess.CompletedProcess:
     """Run a command in a project (`env` adds to project_env()); `result.errors` holds the
     records of the dockyard errors it (or a stage it started) exited on, oldest first
-    (`DockyardError.record`)."""
+    (`DockyardError.record`). Under the tests, `dvc` and `python -m dockyard...` commands
+    run in processes forked from one that imported them already (tests/forkserver.py),
+    unless `forked` is False."""
     with tempfile.TemporaryDirectory(prefix="dockyard-errors-") as folder:
         records = Path(folder) / "errors.jsonl"
         variables = {**project_env(), **(env or {}), ERROR_FILE_ENV: str(records)}
-        result = subprocess.run(args, cwd=cwd, env=variables, capture_output=True, text=True)
+        result = None
+        server = FORK_SERVER if forked else None
+        if server is not None and (request := server.request(args, variables)):
+            result = server.run(request, cwd, server.stage_env(variables))
+        if result is None:
+            result = subprocess.run(args, cwd=cwd, env=variables, capture_output=True, text=True)
         lines = records.read_text().splitlines() if records.exists() else []
     result.errors = [json.loads(line) for line in lines]
     if check and result.returncode != 0:
