@@ -37,21 +37,25 @@ SHARED = {
     "tests/test_report.py": "tests/test_pipeline.py",
     "tests/test_faults.py": "tests/test_pipeline.py",
 }
-# Modules by cost, costliest first (about the seconds each takes on one core of a 2-core
+# Modules by cost, costliest first (about the seconds each takes, fork server on, on a 2-core
 # machine, with the modules SHARED with it); the rest follow in file order. Only the order
 # of work depends on these.
 COST = {
-    "tests/test_registry.py": 420,
-    "tests/test_pipeline.py": 300,
-    "tests/test_monitor.py": 185,
-    "tests/test_sweep.py": 180,
-    "tests/test_sweep_team.py": 110,
-    "tests/test_ci.py": 110,
-    "tests/test_profile.py": 75,
-    "tests/test_own_data.py": 170,
-    "tests/test_predict.py": 120,
-    "tests/test_loggers.py": 50,
-    "tests/test_distributed.py": 40,
+    "tests/test_registry.py": 160,
+    "tests/test_pipeline.py": 125,
+    "tests/test_sweep.py": 100,
+    "tests/test_own_data.py": 90,
+    "tests/test_predict.py": 65,
+    "tests/test_monitor.py": 55,
+    "tests/test_sweep_team.py": 55,
+    "tests/test_ci.py": 50,
+    "tests/test_drift.py": 27,
+    "tests/test_time_tables.py": 25,
+    "tests/test_profile.py": 22,
+    "tests/test_remote.py": 18,
+    "tests/test_loggers.py": 17,
+    "tests/test_lightning_import.py": 16,
+    "tests/test_distributed.py": 12,
 }
 
 

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -35,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 
 # what an interpreter (or a library at import) reads from the environment when it starts:
@@ -93,6 +96,27 @@ PRELOAD = (
     "dockyard.models.lightning_import",
     "optuna",
     "httpx",
+    # what commands import on their way (found by diffing sys.modules around them)
+    "networkx",
+    "pygit2",
+    "scmrepo.git",
+    "dulwich.porcelain",
+    "dvc.repo.index",
+    "dvc.stage.cache",
+    "dvc.repo.experiments.queue.celery",
+    "celery",
+    "kombu",
+    "requests",
+    "dvclive",
+    "dvclive.lightning",
+    "dvclive.fabric",
+    "dvc_studio_client.post_live_metrics",
+    "wcwidth",
+    "tabulate",
+    "platformdirs",
+    "configobj",
+    "pyarrow.dataset",
+    "xml.etree.ElementTree",
 )
 _DEFAULT_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP)
 _STARTUP: dict[str, str | None] = {}
@@ -143,6 +167,15 @@ def serve(path: str) -> None:
         # an optional extra, or a module that cannot preload: its commands import it
         with contextlib.suppress(Exception):
             __import__(name)
+    # torch unregisters each of its ~170 operator libraries at exit (30 ms, no effect outside
+    # the process): not in the forks of commands that imported no torch of their own
+    for finalizer, info in list(weakref.finalize._registry.items()):  # type: ignore[attr-defined]
+        if getattr(info.func, "__name__", "") == "_del_library":
+            finalizer.atexit = False
+    # what the server imported stays shared with every fork: the collector of a fork
+    # never walks (and so never copies) it
+    gc.collect()
+    gc.freeze()
     if threading.active_count() != 1:  # forking a threaded process is unsafe
         raise SystemExit(
             f"forkserver: a preloaded module started a thread: {threading.enumerate()}"
@@ -151,64 +184,71 @@ def serve(path: str) -> None:
     listener.bind(path + ".tmp")
     listener.listen(64)
     os.rename(path + ".tmp", path)  # the caller waits for the name: ready when it exists
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers exit on their own: no zombies
-    listener.settimeout(1.0)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, None)
     while os.getppid() == parent:  # the test process is gone: so are we
-        try:
-            connection, _ = listener.accept()
-        except TimeoutError:
-            continue
-        if os.fork() == 0:
-            listener.close()
-            _handle(connection)
-        connection.close()
+        for key, _ in selector.select(timeout=1.0):
+            if key.data is None:
+                connection, _ = listener.accept()
+                try:
+                    _start(connection, selector)
+                except (OSError, ValueError):
+                    connection.close()
+            else:
+                key.data(key.fileobj)
 
 
-def _handle(connection: socket.socket) -> None:
-    """In a fork of the server: fork the command, wait for it, send its status, exit."""
-    try:
-        connection.settimeout(None)
-        line, fds = _read_request(connection)
-        request = json.loads(line)
-        if request.get("fds") and any(
-            request["env"].get(name) != value for name, value in _STARTUP.items()
-        ):
-            connection.sendall(b'{"fallback": true}\n')  # the shim runs the interpreter
-            return
-        request["fds"] = fds
-        with open(_LOG, "a") as log:
-            log.write(json.dumps(request["argv"]) + "\n")
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        pid = os.fork()
-        if pid == 0:
-            connection.close()
-            _command(request)
+def _start(connection: socket.socket, selector: selectors.BaseSelector) -> None:
+    """Read a request, fork its command, and watch both: the command's exit (its status
+    goes back to the caller) and the caller (gone first: the command is killed, as a
+    stage is stopped when its `dvc` is)."""
+    connection.setblocking(True)
+    line, fds = _read_request(connection)
+    request = json.loads(line)
+    if request.get("fds") and any(
+        request["env"].get(name) != value for name, value in _STARTUP.items()
+    ):
         for fd in fds:
             os.close(fd)
-        if request.get("fds"):
-            connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-        code = _wait(pid, connection)
-        connection.sendall(json.dumps({"returncode": code}).encode() + b"\n")
-    except OSError:
-        pass
-    finally:
-        os._exit(0)
+        connection.sendall(b'{"fallback": true}\n')  # the shim runs the interpreter
+        connection.close()
+        return
+    request["fds"] = fds
+    with open(_LOG, "a") as log:
+        log.write(json.dumps(request["argv"]) + "\n")
+    pid = os.fork()
+    if pid == 0:
+        for key in list(selector.get_map().values()):
+            with contextlib.suppress(OSError):
+                os.close(key.fd)
+        selector.close()
+        connection.close()
+        _command(request)
+    for fd in fds:
+        os.close(fd)
+    if request.get("fds"):
+        connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    exited = os.pidfd_open(pid)  # readable once the command has exited
 
+    def on_exit(_: object) -> None:
+        selector.unregister(exited)
+        os.close(exited)
+        with contextlib.suppress(KeyError):
+            selector.unregister(connection)
+        _, status = os.waitpid(pid, 0)
+        with contextlib.suppress(OSError):
+            answer = {"returncode": os.waitstatus_to_exitcode(status)}
+            connection.sendall(json.dumps(answer).encode() + b"\n")
+        connection.close()
 
-def _wait(pid: int, connection: socket.socket) -> int:
-    """The command's status; it is killed if the caller goes away first (as a stage is
-    stopped when its `dvc` is)."""
-    import select
+    def on_caller(_: object) -> None:
+        if not connection.recv(1, socket.MSG_PEEK):  # the caller is gone
+            selector.unregister(connection)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        readable, _, _ = select.select([connection], [], [], 0.1)
-        if readable and not connection.recv(1, socket.MSG_PEEK):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return -signal.SIGKILL
+    selector.register(exited, selectors.EVENT_READ, on_exit)
+    selector.register(connection, selectors.EVENT_READ, on_caller)
 
 
 def _read_request(connection: socket.socket) -> tuple[bytes, list[int]]:
@@ -362,7 +402,7 @@ class Client:
                 return None
             request = {"kind": "dvc", "argv": [found, *args[1:]]}
         elif len(args) >= 3 and args[0] == sys.executable and args[1] == "-m":
-            if not args[2].startswith("dockyard."):
+            if args[2] != "dockyard" and not args[2].startswith("dockyard."):
                 return None
             request = {"kind": "module", "module": args[2], "args": args[3:], "argv": args}
         else:
@@ -387,7 +427,10 @@ class Client:
             request = {**request, "cwd": str(Path(cwd).resolve()), "env": env}
             request.update(stdout=str(out), stderr=str(err))
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-                connection.connect(path)
+                try:
+                    connection.connect(path)
+                except OSError:
+                    return None  # the server is gone: a real process runs it
                 connection.sendall(json.dumps(request).encode() + b"\n")
                 answer = _read_line(connection)
             if not answer:

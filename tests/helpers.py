@@ -84,6 +84,12 @@ def run(
     return result
 
 
+def command_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` for a command a test starts itself (subprocess.Popen, to run several at once):
+    the stages its `dvc` starts come from the fork server as with `run`."""
+    return FORK_SERVER.stage_env(env) if FORK_SERVER is not None else env
+
+
 def error_of(result: subprocess.CompletedProcess) -> dict:
     """The one dockyard error a command exited on (its record), asserting there was one."""
     assert result.errors, f"no dockyard error was recorded\n--- stderr\n{result.stderr}"

@@ -13,7 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from .helpers import configure, make_project, run
+from .helpers import command_env, configure, make_project, run
 from .pg_server import postgres_url  # noqa: F401
 from .s3_server import s3_env, s3_remote  # noqa: F401
 
@@ -73,7 +73,7 @@ def test_two_machines_share_one_study_and_a_third_clone_sees_every_trial(
         subprocess.Popen(
             command,
             cwd=clone,
-            env={**s3_env(), "DOCKYARD_SWEEP_HOST": host},
+            env=command_env({**s3_env(), "DOCKYARD_SWEEP_HOST": host}),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
