@@ -282,32 +282,22 @@ def _command(request: dict) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        if request.get("fds"):
-            _passed_streams(request["fds"])
-        else:
-            _streams(request["stdout"], request["stderr"])
+        fds = request.get("fds") or _streams(request["stdout"], request["stderr"])
+        _take_streams(fds)
         _reseed()
         code = _exit_code(_entry_point, request)
     finally:
         _finish(code)
 
 
-def _streams(stdout: str, stderr: str) -> None:
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    for fd, name in ((1, stdout), (2, stderr)):
-        target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(target, fd)
-        os.close(target)
-    sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115
-    sys.stdout = sys.__stdout__ = open(1, "w", closefd=False)  # noqa: SIM115
-    sys.stderr = sys.__stderr__ = open(  # noqa: SIM115
-        2, "w", buffering=1, errors="backslashreplace", closefd=False
-    )
+def _streams(stdout: str, stderr: str) -> list[int]:
+    """Descriptors for stdin (/dev/null), stdout and stderr (files the caller reads)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    return [os.open(os.devnull, os.O_RDONLY), *(os.open(n, flags, 0o600) for n in (stdout, stderr))]
 
 
-def _passed_streams(fds: list[int]) -> None:
+def _take_streams(fds: list[int]) -> None:
+    """Make `fds` this process's descriptors 0, 1 and 2, and sys's streams over them."""
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
