@@ -11,12 +11,19 @@ would: non-daemon threads joined, atexit handlers run, streams flushed, the exit
 of SystemExit or 1 with a traceback. The caller gets the status as `subprocess.run` gives
 it (negative for a signal).
 
+Stages too: `python` on the tests' PATH is a shim (SHIM) that sends `python -m
+dockyard.stages.NAME`, the command of every stage in dvc.yaml, to the server with the
+shim's own streams, passes signals on and exits with the stage's status; the server kills
+the stage if the shim dies first. Anything else the shim hands to the interpreter.
+
 What it does not exercise, and where that is tested instead: the interpreter's start and
-the imports themselves (tests/test_startup.py and the benchmarks start real processes);
-process identity (the fault tests start `dvc` with subprocess, not through here). The
-stages DVC runs are real processes started by DVC as usual. A command whose environment
-changes what an interpreter reads at start (PYTHON* variables, thread counts) runs as a
-real process, and `DOCKYARD_TESTS_REAL_PROCESSES=1` runs every command as one.
+the imports themselves (tests/test_lightning_import.py and the benchmarks start real
+processes); process identity and process groups (the fault tests and the killed sweep
+worker start their commands with subprocess and the plain environment). One of
+test_pipeline's two runs from scratch runs as real processes and must give the same
+bytes. A command whose environment changes what an interpreter reads at start (PYTHON*
+variables, thread counts) runs as a real process, and `DOCKYARD_TESTS_REAL_PROCESSES=1`
+runs every command as one.
 
 Server:  python tests/forkserver.py SOCKET    (started by `Client`, one per test process)
 """
@@ -397,11 +404,7 @@ class Client:
             request = {"kind": "module", "module": args[2], "args": args[3:], "argv": args}
         else:
             return None
-        if self._env is not None and any(
-            env.get(name) != self._env.get(name) for name in STARTUP_VARIABLES
-        ):
-            return None
-        return request
+        return request  # `run` compares the environment with the server's
 
     def run(
         self, request: dict, cwd: Path, env: dict[str, str]
