@@ -124,6 +124,9 @@ PRELOAD = (
     "configobj",
     "pyarrow.dataset",
     "xml.etree.ElementTree",
+    # the S3 remote's client (dvc-s3, in the dev extra)
+    "dvc_s3",
+    "s3fs",
 )
 _DEFAULT_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP)
 _STARTUP: dict[str, str | None] = {}

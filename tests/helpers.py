@@ -65,9 +65,20 @@ def run(
     (`DockyardError.record`). Under the tests, `dvc` and `python -m dockyard...` commands
     run in processes forked from one that imported them already (tests/forkserver.py),
     unless `forked` is False."""
+    return run_with(args, cwd, {**project_env(), **(env or {})}, check, forked)
+
+
+def run_with(
+    args: list[str],
+    cwd: Path,
+    variables: dict[str, str],
+    check: bool = True,
+    forked: bool = True,
+) -> subprocess.CompletedProcess:
+    """`run` with exactly the environment `variables` (nothing added from project_env())."""
     with tempfile.TemporaryDirectory(prefix="dockyard-errors-") as folder:
         records = Path(folder) / "errors.jsonl"
-        variables = {**project_env(), **(env or {}), ERROR_FILE_ENV: str(records)}
+        variables = {**variables, ERROR_FILE_ENV: str(records)}
         result = None
         server = FORK_SERVER if forked else None
         if server is not None and (request := server.request(args, variables)):

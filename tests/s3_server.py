@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import project_env
+from .helpers import project_env, run_with
 
 ACCESS_KEY = "DOCKYARDTESTKEY"
 SECRET_KEY = "dockyard-test-secret-0123456789"
@@ -88,14 +88,8 @@ def s3_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_s3(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Like conftest.run, but with `s3_env()`."""
-    result = subprocess.run(args, cwd=cwd, env=s3_env(), capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}"
-            f"\n--- stderr\n{result.stderr}"
-        )
-    return result
+    """Like helpers.run (through the fork server too), with exactly `s3_env()`."""
+    return run_with(args, cwd, s3_env(), check)
 
 
 def find_weed() -> str:

@@ -28,7 +28,16 @@ from dockyard.errors import ERROR_FILE_ENV
 from dockyard.github import MARKER, GitHub, GitHubError, our_comment, upsert_comment
 from dockyard.report.stages import CI_FAILED, CI_RAN, CI_UP_TO_DATE
 
-from .helpers import ROOT, FakeGitHub, configure, error_of, make_project, project_env, run
+from .helpers import (
+    ROOT,
+    FakeGitHub,
+    configure,
+    error_of,
+    make_project,
+    project_env,
+    run,
+    run_with,
+)
 from .s3_server import S3Remote, s3_env, s3_remote  # noqa: F401
 
 WORKFLOWS = ROOT / ".github/workflows"
@@ -161,7 +170,7 @@ def test_ci_pull_skips_without_remote_or_credentials(project: Path) -> None:
     assert "No DVC remote configured" in run(command, project).stdout
     run(["dvc", "remote", "add", "-d", "store", "s3://bucket/x"], project)
     env = {k: v for k, v in project_env().items() if not k.startswith(("AWS_", "AZURE_"))}
-    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    result = run_with(command, project, env, check=False)
     assert result.returncode == 0 and "no credentials are set" in result.stdout
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .helpers import customers, error_of, make_project, project_env, run
+from .helpers import customers, error_of, make_project, run
 from .s3_server import s3_remote  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -457,19 +456,12 @@ def test_pipeline_outputs_round_trip_through_an_s3_remote(
     run(["git", "checkout", "--", "."], project)  # what a fresh clone has
 
     # CI's step: only the registered input comes back, so `dvc repro` really re-runs stages
-    env = {
-        **project_env(),
+    credentials = {
         "AWS_ACCESS_KEY_ID": s3_remote.access_key,
         "AWS_SECRET_ACCESS_KEY": s3_remote.secret_key,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    pulled = subprocess.run(
-        [sys.executable, "-m", "dockyard.cli", "ci", "pull"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    pulled = run([sys.executable, "-m", "dockyard.cli", "ci", "pull"], project, False, credentials)
     assert pulled.returncode == 0, pulled.stderr
     assert "Pulled 1 input(s) and the run-cache from the DVC remote" in pulled.stdout
     assert sha(project / DATA) == before[Path(DATA)]
