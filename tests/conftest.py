@@ -41,21 +41,22 @@ SHARED = {
 # machine, with the modules SHARED with it); the rest follow in file order. Only the order
 # of work depends on these.
 COST = {
-    "tests/test_registry.py": 160,
-    "tests/test_pipeline.py": 125,
-    "tests/test_sweep.py": 100,
-    "tests/test_own_data.py": 90,
-    "tests/test_predict.py": 65,
-    "tests/test_monitor.py": 55,
-    "tests/test_sweep_team.py": 55,
-    "tests/test_ci.py": 50,
-    "tests/test_drift.py": 27,
-    "tests/test_time_tables.py": 25,
-    "tests/test_profile.py": 22,
-    "tests/test_remote.py": 18,
-    "tests/test_loggers.py": 17,
-    "tests/test_lightning_import.py": 16,
-    "tests/test_distributed.py": 12,
+    "tests/test_pipeline.py": 120,
+    "tests/test_registry.py": 115,
+    "tests/test_sweep.py": 90,
+    "tests/test_monitor.py": 57,
+    "tests/test_own_data.py": 56,
+    "tests/test_predict.py": 42,
+    "tests/test_sweep_team.py": 40,
+    "tests/test_ci.py": 33,
+    "tests/test_drift.py": 25,
+    "tests/test_time_tables.py": 19,
+    "tests/test_profile.py": 15,
+    "tests/test_lightning_import.py": 15,
+    "tests/test_loggers.py": 13,
+    "tests/test_remote.py": 8,
+    "tests/test_distributed.py": 10,
+    "tests/test_config.py": 8,
 }
 
 
