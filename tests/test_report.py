@@ -511,6 +511,29 @@ def test_unknown_revision_is_a_clear_error(project: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_broken_dvc_lock_is_a_clear_error(project: Path) -> None:
+    """A dvc.lock that is not YAML, committed or in the workspace: report and register each
+    name the file and the revision, exit 2 with no traceback."""
+    (project / "dvc.lock").write_text("schema: '2.0'\nstages: {ingest: [oops\n")
+    run(["git", "add", "dvc.lock"], project)
+    run(["git", "commit", "-qm", "a hand-edited lock"], project)
+    sha = run(["git", "rev-parse", "--short=12", "HEAD"], project).stdout.strip()
+    for args, where in ((("--head", "HEAD"), f"at HEAD ({sha})"), ((), "in the workspace")):
+        result = report(project, "--base", "HEAD~1", *args, check=False)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        record = error_of(result)
+        assert (record["type"], record["kind"]) == ("ReportError", "unreadable")
+        assert record["path"] == str(project / "dvc.lock")
+        assert f"dvc.lock {where} is not valid YAML" in record["message"]
+        assert "line 3, column 1" in record["message"]
+    registered = run([sys.executable, "-m", "dockyard.cli", "register"], project, check=False)
+    assert registered.returncode == 2 and "Traceback" not in registered.stderr
+    assert (error_of(registered)["kind"], error_of(registered)["path"]) == (
+        "unreadable",
+        str(project / "dvc.lock"),
+    )
+
+
 @pytest.mark.slow
 def test_head_not_reproduced_gets_no_verdict(
     reproduced: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -70,8 +70,18 @@ def declared_artifacts(root: str | Path, rev: str | None = None) -> dict[str, st
             found = repo.artifacts.read()
     except DvcException as error:
         where = f"at {rev[:12]}" if rev else "in the workspace"
+        problem = _first_line(error)
+        if "dvc.lock" in problem:  # DVC reads the lock with dvc.yaml: the lock is at fault
+            raise DockyardError(
+                f"DVC could not read the pipeline {where}: {problem}. dvc.lock is written by "
+                "DVC: put back a version it wrote (`git log --oneline -- dvc.lock` lists the "
+                "commits that changed it; `git checkout COMMIT -- dvc.lock`) or let "
+                "`dvc repro` write it again, and commit it.",
+                kind="unreadable",
+                path=Path(root) / "dvc.lock",
+            ) from None
         raise DockyardError(
-            f"DVC could not read the artifacts of dvc.yaml {where}: {_first_line(error)}. Fix "
+            f"DVC could not read the artifacts of dvc.yaml {where}: {problem}. Fix "
             "dvc.yaml (an `artifacts:` section with `path:`, `type:` and `desc:`).",
             kind="bad-artifacts",
             path=Path(root) / "dvc.yaml",

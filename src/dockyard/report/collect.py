@@ -311,6 +311,21 @@ def _curve(text: str | None, name: str) -> list[float]:
     return [float(row[column]) for row in rows if row.get(column) not in (None, "")]
 
 
+# how to get back a dvc.lock that DVC wrote (the committed one may be the broken one)
+LOCK_RESTORE = (
+    "put back a version DVC wrote (`git log --oneline -- dvc.lock` lists the commits that "
+    "changed it; `git checkout COMMIT -- dvc.lock`) or let `dvc repro` write it again"
+)
+
+
+def _yaml_problem(error: ValueError) -> str:
+    """A YAML error in one line: what went wrong and where (`... line 3, column 1`)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    where = next((line for line in reversed(lines) if line.startswith("in ")), "")
+    place = where.split(",", 1)[1].strip() if "," in where else ""
+    return f"{lines[0]} ({place})" if lines and place else (lines[0] if lines else "unreadable")
+
+
 def read_committed_outputs(root: Path, snap: Snapshot) -> None:
     """Fill the lock, per-seed outputs and the data report of `snap` from its revision.
 
@@ -325,7 +340,17 @@ def read_committed_outputs(root: Path, snap: Snapshot) -> None:
         paths += [model_summary_path(seed), run_facts_path(seed)]
         paths += [curve_file(train_log_dir(seed), name) for name in CURVES]
     files = read_files(root, snap.sha, paths)
-    lock = load_dvc_yaml(files[LOCK_FILE] or "") or {}
+    try:
+        lock = load_dvc_yaml(files[LOCK_FILE] or "") or {}
+    except ValueError as error:
+        where = f"at {snap.label} ({snap.sha[:12]})" if snap.sha else "in the workspace"
+        raise ReportError(
+            f"{LOCK_FILE} {where} is not valid YAML: {_yaml_problem(error)}. DVC writes this "
+            f"file and the report reads each stage's record from it: {LOCK_RESTORE}, commit "
+            "it, and run dockyard report again.",
+            kind="unreadable",
+            path=root / LOCK_FILE,
+        ) from None
     snap.lock = lock.get("stages", {}) if isinstance(lock, dict) else {}
     snap.data_report = _json(files[VALIDATION_REPORT]) or {}
     with contextlib.suppress(ValueError):  # an unreadable params.yaml: DVC says so above
