@@ -512,8 +512,8 @@ def test_unknown_revision_is_a_clear_error(project: Path) -> None:
 
 
 def test_a_broken_dvc_lock_is_a_clear_error(project: Path) -> None:
-    """A dvc.lock that is not YAML, committed or in the workspace: report and register each
-    name the file and the revision, exit 2 with no traceback."""
+    """A dvc.lock that is not YAML, committed or in the workspace: report, data profile and
+    register each name the file and the revision, exit 2 with no traceback."""
     (project / "dvc.lock").write_text("schema: '2.0'\nstages: {ingest: [oops\n")
     run(["git", "add", "dvc.lock"], project)
     run(["git", "commit", "-qm", "a hand-edited lock"], project)
@@ -526,6 +526,13 @@ def test_a_broken_dvc_lock_is_a_clear_error(project: Path) -> None:
         assert record["path"] == str(project / "dvc.lock")
         assert f"dvc.lock {where} is not valid YAML" in record["message"]
         assert "line 3, column 1" in record["message"]
+    profiled = run(
+        [sys.executable, "-m", "dockyard.cli", "data", "profile", "--rev", "HEAD", "-o", "p.html"],
+        project,
+        check=False,
+    )
+    assert profiled.returncode == 2 and "Traceback" not in profiled.stderr, profiled.stderr
+    assert f"dvc.lock at HEAD ({sha}) is not valid YAML" in error_of(profiled)["message"]
     registered = run([sys.executable, "-m", "dockyard.cli", "register"], project, check=False)
     assert registered.returncode == 2 and "Traceback" not in registered.stderr
     assert (error_of(registered)["kind"], error_of(registered)["path"]) == (

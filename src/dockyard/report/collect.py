@@ -311,11 +311,29 @@ def _curve(text: str | None, name: str) -> list[float]:
     return [float(row[column]) for row in rows if row.get(column) not in (None, "")]
 
 
-# how to get back a dvc.lock that DVC wrote (the committed one may be the broken one)
-LOCK_RESTORE = (
-    "put back a version DVC wrote (`git log --oneline -- dvc.lock` lists the commits that "
-    "changed it; `git checkout COMMIT -- dvc.lock`) or let `dvc repro` write it again"
+# how to get back a file a command writes (the committed copy may be the broken one)
+_RESTORE = (
+    "put back a version it wrote (`git log --oneline -- {path}` lists the commits that "
+    "changed it; `git checkout COMMIT -- {path}`) or let `{writer}` write it again"
 )
+_WRITERS = {LOCK_FILE: ("DVC", "dvc repro"), PARAMS_FILE: ("dockyard compose", "dockyard compose")}
+
+
+def read_yaml_file(root: Path, text: str | None, path: str, label: str, sha: str | None) -> Any:
+    """A revision's dvc.lock or params.yaml (None when the revision has none); a ReportError
+    naming the file, the revision and the line when it is not YAML."""
+    try:
+        return load_dvc_yaml(text) if text else None
+    except ValueError as error:
+        where = f"at {label} ({sha[:12]})" if sha else "in the workspace"
+        who, writer = _WRITERS.get(path, ("dockyard", "dvc repro"))
+        raise ReportError(
+            f"{path} {where} is not valid YAML: {_yaml_problem(error)}. {who} writes this "
+            f"file: {_RESTORE.format(path=path, writer=writer)}, commit it, and run the "
+            "command again.",
+            kind="unreadable",
+            path=root / path,
+        ) from None
 
 
 def _yaml_problem(error: ValueError) -> str:
@@ -340,17 +358,7 @@ def read_committed_outputs(root: Path, snap: Snapshot) -> None:
         paths += [model_summary_path(seed), run_facts_path(seed)]
         paths += [curve_file(train_log_dir(seed), name) for name in CURVES]
     files = read_files(root, snap.sha, paths)
-    try:
-        lock = load_dvc_yaml(files[LOCK_FILE] or "") or {}
-    except ValueError as error:
-        where = f"at {snap.label} ({snap.sha[:12]})" if snap.sha else "in the workspace"
-        raise ReportError(
-            f"{LOCK_FILE} {where} is not valid YAML: {_yaml_problem(error)}. DVC writes this "
-            f"file and the report reads each stage's record from it: {LOCK_RESTORE}, commit "
-            "it, and run dockyard report again.",
-            kind="unreadable",
-            path=root / LOCK_FILE,
-        ) from None
+    lock = read_yaml_file(root, files[LOCK_FILE], LOCK_FILE, snap.label, snap.sha) or {}
     snap.lock = lock.get("stages", {}) if isinstance(lock, dict) else {}
     snap.data_report = _json(files[VALIDATION_REPORT]) or {}
     with contextlib.suppress(ValueError):  # an unreadable params.yaml: DVC says so above

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from dockyard.paths import VALIDATION_REPORT
-from dockyard.report.collect import read_file, read_raw_table, resolve
+from dockyard.report.collect import (
+    LOCK_FILE,
+    PARAMS_FILE,
+    read_file,
+    read_raw_table,
+    read_yaml_file,
+    resolve,
+)
 from dockyard.report.profile import (
     CATEGORICAL,
     ColumnChange,
@@ -69,14 +76,16 @@ class Side:
 def read_side(root: Path, rev: str | None) -> Side:
     """A revision's validated table (the workspace's when `rev` is None), its params and
     its validation report."""
-    from dockyard.io import load_dvc_yaml
-
     sha = resolve(root, rev)[0] if rev else None
-    texts = {p: read_file(root, sha, p) for p in ("dvc.lock", "params.yaml", VALIDATION_REPORT)}
-    lock = load_dvc_yaml(texts["dvc.lock"] or "") or {}
-    params = load_dvc_yaml(texts["params.yaml"] or "") or {}
-
-    report = json.loads(texts[VALIDATION_REPORT]) if texts[VALIDATION_REPORT] else {}
+    label = rev or "workspace"
+    texts = {p: read_file(root, sha, p) for p in (LOCK_FILE, PARAMS_FILE, VALIDATION_REPORT)}
+    lock = read_yaml_file(root, texts[LOCK_FILE], LOCK_FILE, label, sha)
+    params = read_yaml_file(root, texts[PARAMS_FILE], PARAMS_FILE, label, sha)
+    lock, params = (v if isinstance(v, dict) else {} for v in (lock, params))
+    try:
+        report = json.loads(texts[VALIDATION_REPORT]) if texts[VALIDATION_REPORT] else {}
+    except ValueError:
+        report = {}  # the schema's check results are left off the page; the table is not
     table = read_raw_table(root, sha, lock.get("stages", {}))
     return Side(rev or "workspace", sha, table, params, report)
 
