@@ -87,7 +87,7 @@ def read_side(root: Path, rev: str | None) -> Side:
     except ValueError:
         report = {}  # the schema's check results are left off the page; the table is not
     table = read_raw_table(root, sha, lock.get("stages", {}))
-    return Side(rev or "workspace", sha, table, params, report)
+    return Side(label, sha, table, params, report)
 
 
 def build_page(root: str | Path, rev: str | None = None, base: str | None = None) -> str:
