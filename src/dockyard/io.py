@@ -152,6 +152,15 @@ def load_dvc_yaml(text: str) -> Any:
         raise ValueError(str(error)) from None
 
 
+def restore_hint(path: str, writer: str) -> str:
+    """How to get back a file a command writes (dvc.lock, params.yaml) when it is broken:
+    the committed copy may be the broken one, so not simply `git checkout -- path`."""
+    return (
+        f"put back a version it wrote (`git log --oneline -- {path}` lists the commits that "
+        f"changed it; `git checkout COMMIT -- {path}`) or let `{writer}` write it again"
+    )
+
+
 def file_sha256(path: str | Path) -> str:
     import hashlib
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.errors import DockyardError
+from dockyard.io import restore_hint
 from dockyard.registry import git
 from dockyard.registry.snapshot import lock_stages, out_entry
 from dockyard.registry.versions import (
@@ -74,9 +75,7 @@ def declared_artifacts(root: str | Path, rev: str | None = None) -> dict[str, st
         if "dvc.lock" in problem:  # DVC reads the lock with dvc.yaml: the lock is at fault
             raise DockyardError(
                 f"DVC could not read the pipeline {where}: {problem}. dvc.lock is written by "
-                "DVC: put back a version it wrote (`git log --oneline -- dvc.lock` lists the "
-                "commits that changed it; `git checkout COMMIT -- dvc.lock`) or let "
-                "`dvc repro` write it again, and commit it.",
+                f"DVC: {restore_hint('dvc.lock', 'dvc repro')}, and commit it.",
                 kind="unreadable",
                 path=Path(root) / "dvc.lock",
             ) from None

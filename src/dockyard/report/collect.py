@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.errors import DockyardError
-from dockyard.io import load_dvc_yaml
+from dockyard.io import load_dvc_yaml, restore_hint
 from dockyard.metrics import CURVES, curve_column, curve_file
 from dockyard.paths import (
     PLOTS_DIR,
@@ -311,11 +311,6 @@ def _curve(text: str | None, name: str) -> list[float]:
     return [float(row[column]) for row in rows if row.get(column) not in (None, "")]
 
 
-# how to get back a file a command writes (the committed copy may be the broken one)
-_RESTORE = (
-    "put back a version it wrote (`git log --oneline -- {path}` lists the commits that "
-    "changed it; `git checkout COMMIT -- {path}`) or let `{writer}` write it again"
-)
 _WRITERS = {LOCK_FILE: ("DVC", "dvc repro"), PARAMS_FILE: ("dockyard compose", "dockyard compose")}
 
 
@@ -329,7 +324,7 @@ def read_yaml_file(root: Path, text: str | None, path: str, label: str, sha: str
         who, writer = _WRITERS.get(path, ("dockyard", "dvc repro"))
         raise ReportError(
             f"{path} {where} is not valid YAML: {_yaml_problem(error)}. {who} writes this "
-            f"file: {_RESTORE.format(path=path, writer=writer)}, commit it, and run the "
+            f"file: {restore_hint(path, writer)}, commit it, and run the "
             "command again.",
             kind="unreadable",
             path=root / path,
