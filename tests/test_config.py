@@ -129,6 +129,24 @@ def test_precision_auto_follows_the_model_on_a_gpu_only() -> None:
             ["'trainer.devices' is 0: Lightning needs at least one device."],
         ),
         (
+            ["trainer.strategy=dpp"],
+            "not-a-choice",
+            "trainer.strategy",
+            ["'dpp'", "ddp_spawn", "Did you mean 'ddp'?"],
+        ),
+        (
+            ["trainer=ddp", "trainer.accelerator=cpu"],
+            "bad-value",
+            "trainer.devices",
+            ["is -1 with trainer.accelerator=cpu", "trainer.devices=2"],
+        ),
+        (
+            ["trainer.strategy=fsdp", "trainer.accelerator=cpu"],
+            "conflict",
+            "trainer.strategy",
+            ["GPUs only", "trainer.strategy=ddp"],
+        ),
+        (
             ["train.early_stopping.monitor=val/f1"],
             "not-a-choice",
             "train.early_stopping.monitor",

@@ -187,7 +187,10 @@ def test_several_steps_per_call_train_exactly_like_one(tmp_path, cancer_splits) 
     assert steps_per_call(auto) == 16
     # on a GPU a step is cheaper, so auto takes more rows per call
     assert steps_per_call(small_cfg("train.batch_size=512", "trainer=gpu")) == 64
-    assert steps_per_call(small_cfg("trainer=ddp", "trainer.accelerator=cpu")) == 1
+    assert (
+        steps_per_call(small_cfg("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"))
+        == 1
+    )
 
 
 def test_sync_points_are_found_as_dvclive_finds_them() -> None:
@@ -269,6 +272,62 @@ def test_fit_rejects_a_single_class(cancer_splits) -> None:
     assert str(caught.value) == (
         "The training split has a single class in 'target'; a classifier needs at least two."
     )
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available() or torch.backends.mps.is_available(),
+    reason="this machine has the GPU the settings ask for",
+)
+def test_trainer_settings_this_machine_cannot_run_are_a_config_error(
+    tmp_path, cancer_splits
+) -> None:
+    """params.yaml is portable, so compose accepts `trainer=gpu` anywhere; on a machine
+    without the GPU the train stage refuses it in one paragraph (exit 2), before training,
+    and so does whatever else Lightning refuses about the trainer settings here."""
+    from dockyard.models.training import fit
+
+    cfg = small_cfg("trainer.accelerator=gpu")
+    _, arrays = featurized(cfg, cancer_splits)
+    with pytest.raises(ConfigError) as caught:
+        fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / "gpu"))
+    assert (caught.value.kind, caught.value.key) == ("no-device", "trainer.accelerator")
+    # the one wording check for kind 'no-device'
+    assert str(caught.value).startswith(
+        "params.yaml sets trainer.accelerator=gpu, but torch sees no GPU (CUDA or Apple MPS) "
+        f"on this machine (torch {torch.__version__}"
+    )
+    assert not (tmp_path / "gpu").exists()  # refused before the loggers wrote anything
+    for accelerator in ("cuda", "mps"):
+        with pytest.raises(ConfigError) as caught:
+            fit(
+                small_cfg(f"trainer.accelerator={accelerator}"),
+                arrays["train"],
+                arrays["val"],
+                2,
+                "x",
+            )
+        assert caught.value.key == "trainer.accelerator"
+        assert f"trainer.accelerator={accelerator}," in str(caught.value)
+    # GPU indices where `auto` finds only the CPU: Lightning's refusal, named and explained
+    cfg = small_cfg("trainer.accelerator=auto", "trainer.devices=[0,1]")
+    with pytest.raises(ConfigError) as caught:
+        fit(cfg, arrays["train"], arrays["val"], 2, str(tmp_path / "indices"))
+    assert (caught.value.kind, caught.value.key) == ("trainer-refused", "trainer")
+    message = str(caught.value)
+    assert "(accelerator=auto, devices=[0, 1], strategy=auto, num_nodes=1, " in message
+    assert ": `devices` selected with `CPUAccelerator` should be an int > 0. Change them" in message
+
+
+def test_the_strategies_compose_accepts_are_lightnings() -> None:
+    """`trainer.strategy` is checked at compose time against a list kept in the config
+    schema (compose never imports Lightning): it must be Lightning's own, less the TPU ones."""
+    from pytorch_lightning.strategies import StrategyRegistry
+
+    from dockyard.config.schema import STRATEGIES
+
+    lightning = set(StrategyRegistry.available_strategies())
+    tpu = {name for name in lightning if "xla" in name or "tpu" in name}
+    assert tpu and set(STRATEGIES) == {"auto"} | (lightning - tpu)
 
 
 class Payload:

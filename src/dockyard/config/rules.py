@@ -61,7 +61,12 @@ def check_values(cfg: DictConfig, source: str) -> None:
         value = OmegaConf.select(cfg, key)
         if value not in options:
             shown = ", ".join(str(o).lower() if isinstance(o, bool) else str(o) for o in options)
-            refuse(Refusal(f"'{key}' is {value!r}, expected one of: {shown}.", "not-a-choice", key))
+            hint = did_you_mean(value, [str(o) for o in options]) if isinstance(value, str) else ""
+            refuse(
+                Refusal(
+                    f"'{key}' is {value!r}, expected one of: {shown}.{hint}", "not-a-choice", key
+                )
+            )
     for key, (low, inclusive) in LOWER_BOUNDS.items():
         value = OmegaConf.select(cfg, key)
         if value is None:  # an optional setting left unset
@@ -531,6 +536,35 @@ def _rule_devices(cfg: DictConfig) -> Refusal | None:
     return None
 
 
+def _rule_cpu_trainer(cfg: DictConfig) -> Refusal | None:
+    """What Lightning refuses on the CPU on any machine: devices that name GPUs, and FSDP."""
+    trainer = cfg.trainer
+    if trainer.accelerator != "cpu":
+        return None
+    devices = trainer.devices
+    counts = (isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1) or (
+        isinstance(devices, str) and (devices == "auto" or re.fullmatch(r"[1-9]\d*", devices))
+    )
+    if not counts:
+        shown = OmegaConf.to_container(devices) if OmegaConf.is_config(devices) else devices
+        return Refusal(
+            f"'trainer.devices' is {shown!r} with trainer.accelerator=cpu: on the CPU it is a "
+            "number of processes (1, or 2 and more for DDP) or auto; -1 and lists of indices "
+            "name GPUs. Use e.g. trainer.devices=2, or a GPU accelerator (trainer=gpu).",
+            kind="bad-value",
+            key="trainer.devices",
+        )
+    if str(trainer.strategy).startswith("fsdp"):
+        return Refusal(
+            f"'trainer.strategy' is {trainer.strategy!r}, which Lightning runs on GPUs only, but "
+            "trainer.accelerator is cpu. Use trainer.strategy=ddp (or auto) on the CPU, or a "
+            "GPU accelerator (trainer=gpu).",
+            kind="conflict",
+            key="trainer.strategy",
+        )
+    return None
+
+
 def _rule_optimizer(cfg: DictConfig) -> Refusal | None:
     optimizer = cfg.train.optimizer
     for key in ("lr", "weight_decay"):
@@ -709,6 +743,7 @@ _RULES = (
     _rule_image,
     _rule_builtin_net,
     _rule_devices,
+    _rule_cpu_trainer,
     _rule_optimizer,
     _rule_loggers,
     _rule_window,

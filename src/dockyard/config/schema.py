@@ -38,6 +38,27 @@ NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "bool
 # Lightning's precision settings dockyard accepts (trainer.precision also takes `auto`).
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+# Lightning's strategy names (its StrategyRegistry, a test compares) that run on these
+# accelerators: every one but the TPU/XLA strategies, which need an accelerator dockyard does
+# not offer.
+STRATEGIES = (
+    "auto",
+    "single_device",
+    *(
+        f"{base}{suffix}"
+        for base in ("ddp", "ddp_fork", "ddp_notebook", "ddp_spawn")
+        for suffix in ("", "_find_unused_parameters_false", "_find_unused_parameters_true")
+    ),
+    "fsdp",
+    "fsdp_cpu_offload",
+    "deepspeed",
+    "deepspeed_stage_1",
+    "deepspeed_stage_2",
+    "deepspeed_stage_2_offload",
+    "deepspeed_stage_3",
+    "deepspeed_stage_3_offload",
+    "deepspeed_stage_3_offload_nvme",
+)
 NUMERIC_IMPUTE = ("median", "mean", "zero")
 CATEGORICAL_IMPUTE = ("missing", "most_frequent")
 SCALINGS = ("standard", "none")
@@ -68,6 +89,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "model.input": MODEL_INPUTS,
     "model.gpu_precision": PRECISIONS,
     "trainer.accelerator": ACCELERATORS,
+    "trainer.strategy": STRATEGIES,
     "trainer.precision": (*PRECISIONS, "auto"),
     "trainer.deterministic": (True, False, "auto"),
     "trainer.capture_step": (False, "auto"),

@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from dockyard.config import default_seed
-from dockyard.errors import DataError
+from dockyard.errors import ConfigError, DataError
 from dockyard.metrics import CURVES, curve_column, curve_file
 
 
@@ -52,6 +52,62 @@ def on_gpu(cfg: DictConfig) -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def check_accelerator(cfg: DictConfig) -> None:
+    """Refuse, before any work, an accelerator this machine lacks: params.yaml is portable
+    (compose accepts `trainer=gpu` on a laptop for a GPU runner), so the train stage is
+    where the machine is known."""
+    import torch
+
+    accelerator = str(cfg.trainer.accelerator)
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    wanted = {
+        "gpu": ("GPU (CUDA or Apple MPS)", cuda or mps),
+        "cuda": ("CUDA GPU", cuda),
+        "mps": ("Apple MPS GPU", mps),
+    }
+    if accelerator not in wanted or wanted[accelerator][1]:
+        return
+    device, _ = wanted[accelerator]
+    cpu_only = not torch.version.cuda and accelerator != "mps"
+    build = f"torch {torch.__version__}" + (", a CPU-only build" if cpu_only else "")
+    raise ConfigError(
+        f"params.yaml sets trainer.accelerator={accelerator}, but torch sees no {device} on "
+        f"this machine ({build}). Train here with `dockyard compose trainer=cpu` (or "
+        "trainer.accelerator=auto, which takes a GPU where there is one and the CPU "
+        "elsewhere), or run the pipeline on a machine with the GPU.",
+        kind="no-device",
+        key="trainer.accelerator",
+    )
+
+
+def build_trainer(cfg: DictConfig, **arguments: Any) -> Any:
+    """Lightning's Trainer from `trainer` and `arguments`; what Lightning refuses about the
+    `trainer` settings on this machine (more devices than it has, a strategy whose package
+    is missing) is a config error naming them, not a traceback."""
+    from dockyard.models.lightning_import import pl
+
+    refused = (
+        pl.utilities.exceptions.MisconfigurationException,
+        ValueError,
+        TypeError,
+        ImportError,
+        RuntimeError,
+    )
+    try:
+        return pl.Trainer(**arguments)
+    except refused as error:
+        reason = " ".join(str(error).split()).rstrip(".") or type(error).__name__
+    keys = ("accelerator", "devices", "strategy", "num_nodes", "precision")
+    shown = ", ".join(f"{key}={cfg.trainer[key]}" for key in keys)
+    raise ConfigError(
+        f"Lightning cannot build a Trainer on this machine from params.yaml's trainer "
+        f"settings ({shown}): {reason}. Change them in conf/trainer/ or with `dockyard "
+        "compose trainer.KEY=VALUE` (trainer=cpu trains on any machine), then run again.",
+        kind="trainer-refused",
+        key="trainer",
+    )
 
 
 def resolve_precision(cfg: DictConfig) -> str:
@@ -138,6 +194,7 @@ def fit(
 
     `seed` seeds Lightning and the batch order (default: the first of `seeds`). The
     training curves go to `log_dir` (DVCLive) and to any loggers `logger` adds."""
+    check_accelerator(cfg)
     deterministic = resolve_deterministic(cfg)
     if deterministic and on_gpu(cfg):
         # deterministic cuBLAS; must be set before the first CUDA call
@@ -212,7 +269,8 @@ def fit(
         resident = ResidentTables(train_batches, val_batches)
         # a sweep trial's per-epoch reports to its study (and pruning); outside one, none
         reporting = trial_callbacks(seed, default_seed(cfg))
-        trainer = pl.Trainer(
+        trainer = build_trainer(
+            cfg,
             **_trainer_arguments(cfg, deterministic),
             max_epochs=cfg.train.epochs,
             logger=loggers.lightning or False,
