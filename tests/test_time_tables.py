@@ -1,7 +1,8 @@
 """A table as people have it, through the README's flow on a real git + DVC project: an
-order ID, a date and a timestamp with a zone, text categories with unicode, missing values
-and an entirely empty column; `split.by=time`, `predict` on raw rows shaped like the
-training file, and the experiment that must not silently switch back to the bundled data."""
+order ID, a date, a day-first date (31/12/2024) and a timestamp with a zone, text
+categories with unicode, missing values and an entirely empty column; `split.by=time`,
+`predict` on raw rows shaped like the training file, and the experiment that must not
+silently switch back to the bundled data."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def orders(n: int, seed: int, start: str = "2024-01-01") -> pd.DataFrame:
         {
             "order_id": [f"o{seed}-{i}" for i in range(n)],
             "day": day.strftime("%Y-%m-%d"),
+            # day first; unrelated to the order's time, so it adds no trend of its own
+            "signup": (
+                pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 1800, n), unit="D")
+            ).strftime("%d/%m/%Y"),
             "placed_at": placed.strftime("%Y-%m-%dT%H:%M:%S") + "+01:00",
             "city": city,
             "visits": visits,
@@ -86,8 +91,15 @@ def test_dates_train_split_by_time_and_raw_rows_score(trained: Path) -> None:
     transform = json.loads((trained / "data/features/transform.json").read_text())
     assert transform["datetimes"] == {
         "day": ["year", "month", "dayofweek"],
+        "signup": ["year", "month", "dayofweek"],
         "placed_at": ["year", "month", "dayofweek", "hour"],
     }
+    # the day-first column was drafted with its format and read by it, never guessed
+    schema = yaml.safe_load((trained / "conf/data/orders.yaml").read_text())["schema"]
+    assert schema["columns"]["signup"]["format"] == "%d/%m/%Y"
+    drawn = orders(600, 1).set_index("order_id")["signup"]
+    train = parts["train"].set_index("order_id")["signup"]
+    assert train.tolist() == pd.to_datetime(drawn[train.index], format="%d/%m/%Y").tolist()
     assert "order_id" not in transform["numeric"] + transform["categorical"]
     # new rows drawn from the generator, shaped like the training file (the empty column too)
     rows = orders(200, 7, start="2024-05-01").drop(columns="churn")
@@ -137,9 +149,13 @@ def test_the_server_reads_dates_as_predict_does(trained: Path) -> None:
         assert served["prediction"].tolist() == expected["prediction"].tolist()
         assert np.allclose(served["proba_yes"], expected["proba_yes"], atol=1e-6)
         records[1]["placed_at"] = "2024-05-01T10:00:00"  # no zone: the schema says UTC
+        records[2]["signup"] = "2021-05-03"  # ISO, in a day-first column
         refused = httpx.post(f"{url}/predict", json=records, timeout=30)
         assert refused.status_code == 422
         assert "no time zone (the column is declared tz: UTC" in refused.text
+        failures = {f["column"]: f for f in refused.json()["failures"]}
+        assert failures["signup"]["reason"].startswith("not a date/time in the column's format")
+        assert failures["signup"]["examples"] == [{"row": 2, "value": "2021-05-03"}]
         assert httpx.get(f"{url}/health", timeout=10).status_code == 200
 
 

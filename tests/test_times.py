@@ -140,6 +140,143 @@ def test_wall_clock_reads_every_form_and_names_what_it_refuses() -> None:
     assert problems[0][1].startswith("no time zone (the column is declared tz: Europe/Berlin")
 
 
+def test_dates_are_read_year_first_and_never_guessed() -> None:
+    """A day-first or month-first date is refused, not guessed: `01/02/2023` would be
+    2 January to pandas' guesser and 1 February to a European feed. Every path reads text
+    the same way (a pandas column, an Arrow block, JSON values), and what it accepts is
+    what Python's own ISO reader reads, to the microsecond."""
+    import datetime as dt
+
+    import pandas as pd
+    import pyarrow as pa
+
+    accepted = [
+        "2023-02-01",
+        "2023-02-01T10:30:00",
+        "2023-02-01 10:30",
+        "2023-02-01T10:30:00.123456",
+        "20230201",
+    ]
+    refused = ["01/02/2023", "31/12/2023", "Feb 1 2023", "1 February 2023", "2023-02-30"]
+    for values in (
+        accepted + refused,
+        pd.Series(accepted + refused, dtype="str"),
+        pa.array(accepted + refused),
+    ):
+        wall, problems = to_wall_clock(values)
+        expected = [np.datetime64(dt.datetime.fromisoformat(v), "us") for v in accepted]
+        assert wall[: len(accepted)].tolist() == expected
+        assert np.isnat(wall[len(accepted) :]).all()
+        assert [(reason.split(" (")[0], shown) for _, reason, shown in problems] == [
+            ("not a date/time", refused)
+        ]
+    # with a zone: the instant, whatever the offset, read in the column's zone
+    wall, problems = to_wall_clock(["2023-02-01T10:30:00-05:00", "01/02/2023 10:30Z"], "UTC")
+    assert wall[0] == np.datetime64("2023-02-01T15:30:00", "us") and np.isnat(wall[1])
+    assert problems[0][2] == ["01/02/2023 10:30Z"]
+
+
+def test_dates_in_another_form_are_drafted_with_their_format_and_read_by_it(
+    tmp_path: Path,
+) -> None:
+    """31/12/2024, 12/31/2024 10:30, 31.12.2024 10:30:15 and 2024/12/31 are drafted as
+    datetimes with the one format every value fits; a column where no value tells the day
+    from the month stays text, with a note. Ingest's check (pandas) and predict's and the
+    server's (fastcheck) read by the format and refuse a row in another form, ISO included."""
+    root = git_dvc_repo(tmp_path / "repo")
+    rng = np.random.default_rng(4)
+    seconds = np.sort(rng.integers(0, 200 * 86_400, 60))
+    moments = pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s")
+    table = pd.DataFrame(
+        {
+            "day": moments.strftime("%d/%m/%Y"),
+            "seen": moments.strftime("%m/%d/%Y %H:%M"),
+            "stamp": moments.strftime("%d.%m.%Y %H:%M:%S"),
+            "ymd": moments.strftime("%Y/%m/%d"),
+            "amb": ["01/02/2024", "03/04/2024"] * 30,
+            "y": ["a", "b"] * 30,
+        }
+    )
+    found = drafted(root, table, "y", time="day")
+    schema = found["config"]["schema"]
+    columns = schema["columns"]
+    assert {c: (columns[c]["dtype"], columns[c].get("format")) for c in table} == {
+        "day": ("datetime", "%d/%m/%Y"),
+        "seen": ("datetime", "%m/%d/%Y %H:%M"),
+        "stamp": ("datetime", "%d.%m.%Y %H:%M:%S"),
+        "ymd": ("datetime", "%Y/%m/%d"),
+        "amb": ("str", None),
+        "y": ("str", None),
+    }
+    assert columns["day"]["time"] is True
+    assert columns["day"]["expect"] == {  # bounds stay ISO whatever the column's format
+        "ge": moments.min().strftime("%Y-%m-%d"),
+        "le": moments.max().strftime("%Y-%m-%d"),
+    }
+    assert any(
+        note.startswith("column 'amb' holds dates such as '01/02/2024', where no value tells")
+        and "format: '%d/%m/%Y' (day first) or '%m/%d/%Y' (month first)" in note
+        for note in found["notes"]
+    )
+    read = read_table(root / "data" / "t.csv")
+    summary = validate_table(read, schema, where="t.csv", fix_in="conf")
+    assert summary["status"] == "passed"
+    assert read["stamp"].tolist() == moments.tolist()
+    assert read["seen"].tolist() == moments.floor("min").tolist()
+    assert read["day"].tolist() == moments.normalize().tolist()
+    bad = table.astype(object)
+    bad.loc[3, "day"] = moments[3].strftime("%Y-%m-%d")  # ISO, in a day-first column
+    bad.loc[5, "seen"] = "13/05/2024 10:00"  # day first, in a month-first column
+    bad.to_csv(root / "data" / "bad.csv", index=False)
+    with pytest.raises(ValidationFailed) as caught:
+        validate_table(read_table(root / "data" / "bad.csv"), schema, where="bad.csv", fix_in="c")
+    message = str(caught.value)
+    assert "not a date/time in the column's format %d/%m/%Y (e.g. 31/01/2024)" in message
+    assert f"row 3: {moments[3].strftime('%Y-%m-%d')}" in message
+    assert "row 5: 13/05/2024 10:00" in message
+    checked = CompiledSchema(schema, target="y").check_pandas(bad.drop(columns="y"))
+    refused = {(f.column, f.reason, tuple(f.rows)) for f in checked.failures}
+    assert refused == {
+        ("day", "not a date/time in the column's format %d/%m/%Y (e.g. 31/01/2024)", (3,)),
+        (
+            "seen",
+            "not a date/time in the column's format %m/%d/%Y %H:%M (e.g. 01/31/2024 16:45)",
+            (5,),
+        ),
+    }
+
+
+def test_a_column_format_is_checked_where_it_is_given(tmp_path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from dockyard.config import compose, validate
+
+    def refused(*overrides: str) -> ConfigError:
+        with pytest.raises(ConfigError) as caught:
+            validate(compose(["data=breast_cancer", *overrides], conf_root))
+        return caught.value
+
+    from .helpers import ROOT as conf_root
+
+    column = "data.schema.columns.target"
+    error = refused(f"+{column}.format=%d/%m/%Y")
+    assert (error.kind, error.key) == ("conflict", f"{column}.format")  # not a datetime column
+    cfg = compose(["data=breast_cancer"], conf_root)
+    OmegaConf.set_struct(cfg, False)
+    cfg.data.schema.columns["when"] = {"dtype": "datetime", "format": "%Y"}
+    with pytest.raises(ConfigError) as caught:
+        validate(cfg)
+    assert (caught.value.kind, caught.value.key) == ("bad-value", "data.schema.columns.when.format")
+    assert "does not write and read back a date" in str(caught.value)
+    cfg.data.schema.columns["when"] = {"dtype": "datetime", "format": "%d/%m/%Y", "time": True}
+    cfg.data.source["time_format"] = "%m/%d/%Y"
+    with pytest.raises(ConfigError) as caught:
+        validate(cfg)
+    assert (caught.value.kind, caught.value.key) == ("conflict", "data.source.time_format")
+    cfg.data.source["time_format"] = "%d/%m/%Y"
+    assert validate(cfg).data.schema.columns["when"].format == "%d/%m/%Y"
+
+
 def test_datetime_parts_equal_pandas_own() -> None:
     rng = np.random.default_rng(3)
     stamps = pd.Series(
@@ -175,6 +312,13 @@ def test_batches_are_ordered_by_their_time_not_their_names(tmp_path: Path) -> No
         pd.DataFrame({"day": days, "x": [1, 2, 3]}).to_csv(folder / name, index=False)
     assert [p.name for p in batch_files(folder)] == ["a.csv", "b.csv", "c.csv"]
     assert [p.name for p in batch_files(folder, time="day")] == ["b.csv", "c.csv", "a.csv"]
+    # day-first dates, read by the column's format: by name order 'a' (12/01) would sort
+    # after 'b' (13/01) as text, and a month-first reading would put 'a' in December
+    for name, start in (("a.csv", "2024-01-12"), ("b.csv", "2024-01-03"), ("c.csv", "2024-01-07")):
+        days = pd.date_range(start, periods=3, freq="D").strftime("%d/%m/%Y")
+        pd.DataFrame({"day": days, "x": [1, 2, 3]}).to_csv(folder / name, index=False)
+    ordered = batch_files(folder, time="day", time_format="%d/%m/%Y")
+    assert [p.name for p in ordered] == ["b.csv", "c.csv", "a.csv"]
 
 
 # ----------------------------------------------------------------------------- features

@@ -365,6 +365,10 @@ def _rule_bounds(cfg: DictConfig) -> Refusal | None:
                     key=f"{key}.tz",
                     column=name,
                 )
+        if spec.format is not None:
+            refusal = _check_format(spec.format, spec.dtype, key, name, where)
+            if refusal is not None:
+                return refusal
     times = [n for n, spec in data.schema.columns.items() if spec.time]
     if len(times) > 1:
         return Refusal(
@@ -385,6 +389,17 @@ def _rule_bounds(cfg: DictConfig) -> Refusal | None:
                 key=f"data.schema.columns.{times[0]}",
                 column=times[0],
             )
+    source_format = data.source.get("time_format") if data.source is not None else None
+    time_format = data.schema.columns[times[0]].format if times else None
+    if source_format is not None and source_format != time_format:
+        return Refusal(
+            f"data.source.time_format is {source_format!r}, but the time axis "
+            f"{times[0] if times else '(none)'} is written as {time_format or 'ISO 8601'} in "
+            f"the schema: the batches are ordered by the values the schema reads. Make the "
+            f"two the same, or remove time_format ({where}).",
+            kind="conflict",
+            key="data.source.time_format",
+        )
     if cfg.split.by == "time" and not times:
         return Refusal(
             f"split.by is 'time', but the schema in {where} marks no time axis. Mark one "
@@ -396,7 +411,37 @@ def _rule_bounds(cfg: DictConfig) -> Refusal | None:
     return None
 
 
+def _check_format(fmt: Any, dtype: str, key: str, name: str, where: str) -> Refusal | None:
+    """A datetime column's `format`: strftime codes that write a date and read it back."""
+    import datetime as dt
+
+    if dtype != "datetime":
+        return Refusal(
+            f"'{key}.format' is set, but {name!r} is not a datetime column ({where}).",
+            kind="conflict",
+            key=f"{key}.format",
+            column=name,
+        )
+    sample = dt.datetime(2024, 1, 31, 16, 45, 30, tzinfo=dt.UTC)
+    try:
+        read = dt.datetime.strptime(sample.strftime(str(fmt)), str(fmt))
+        ok = isinstance(fmt, str) and read.date() == sample.date()
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        return Refusal(
+            f"'{key}.format' is {fmt!r}, which does not write and read back a date: use "
+            "strftime codes with the day, month and year, e.g. '%d/%m/%Y' for 31/01/2024 or "
+            f"'%m/%d/%Y %H:%M' for 01/31/2024 16:45 ({where}).",
+            kind="bad-value",
+            key=f"{key}.format",
+            column=name,
+        )
+    return None
+
+
 def _as_time(value: Any) -> Any:
+    """A bound as a time: a date, or ISO 8601 text (never a guessed day or month order)."""
     import datetime as dt
 
     if isinstance(value, dt.date):
@@ -406,7 +451,7 @@ def _as_time(value: Any) -> Any:
     import pandas as pd
 
     try:
-        return pd.Timestamp(value)
+        return pd.to_datetime(value, format="ISO8601")
     except (ValueError, TypeError):
         return None
 

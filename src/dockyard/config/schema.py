@@ -164,6 +164,10 @@ class ColumnSpec:
     key: bool = False
     # a datetime column's time zone (e.g. UTC, Europe/Berlin); None: naive times and dates
     tz: str | None = None
+    # how a datetime column's text is written, in strftime codes (e.g. '%d/%m/%Y' for
+    # 31/12/2024); None: ISO 8601 (2024-12-31). Never guessed: a value in another form is
+    # refused.
+    format: str | None = None
     # the table's time axis (one datetime column): orders batches and `split.by: time`
     time: bool = False
 

@@ -54,7 +54,7 @@ def append_batch(
         )
     source = data.source
     fmt, delimiter = source.get("format"), source.get("delimiter") or ","
-    existing = batch_files(folder, fmt, source.get("time"))
+    existing = batch_files(folder, fmt, source.get("time"), source.get("time_format"))
     file = Path(file)
     batch = as_name or file.name
     _check_name(batch, file, existing, folder, root)

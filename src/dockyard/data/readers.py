@@ -251,11 +251,15 @@ def _diagnose_csv(path: Path, delimiter: str, reason: str) -> DataError:
 
 
 def batch_files(
-    folder: str | Path, format: str | None = None, time: str | None = None
+    folder: str | Path,
+    format: str | None = None,
+    time: str | None = None,
+    time_format: str | None = None,
 ) -> list[Path]:
     """The batch files of a folder in the order they arrived: by the earliest value of the
-    time axis `time` when the dataset has one (ties and gaps by name), else by name (name
-    them by date, 2024-06-01.csv); DataError when it holds anything else or nothing."""
+    time axis `time` (written as ISO 8601, or in strftime's `time_format`) when the dataset
+    has one (ties and gaps by name), else by name (name them by date, 2024-06-01.csv);
+    DataError when it holds anything else or nothing."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(
@@ -294,14 +298,17 @@ def batch_files(
             path=folder,
         )
     if time is not None and len(entries) > 1:
-        starts = {p: _batch_start(p, BATCH_SUFFIXES[p.suffix.lower()], time) for p in entries}
+        starts = {
+            p: _batch_start(p, BATCH_SUFFIXES[p.suffix.lower()], time, time_format) for p in entries
+        }
         entries.sort(key=lambda p: (starts[p] is None, starts[p] or 0, p.name))
     return entries
 
 
-def _batch_start(path: Path, fmt: str, column: str) -> Any:
+def _batch_start(path: Path, fmt: str, column: str, time_format: str | None = None) -> Any:
     """The earliest value of `column` in a batch file (None when it has none), reading that
-    column alone."""
+    column alone; text in `time_format` is read with it (a value in another form is left
+    out, as the batch's checks refuse it)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -316,6 +323,8 @@ def _batch_start(path: Path, fmt: str, column: str) -> Any:
             values = pacsv.read_csv(
                 path, convert_options=pacsv.ConvertOptions(include_columns=[column])
             ).column(0)
+        if time_format and pa.types.is_string(values.type):
+            values = pc.strptime(values, format=time_format, unit="us", error_is_null=True)
         if pa.types.is_date(values.type):
             values = values.cast(pa.timestamp("s"))
         if not pa.types.is_timestamp(values.type):

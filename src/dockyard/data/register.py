@@ -10,7 +10,9 @@ as a soft expectation (`expect:`), counted in the validation report and watched 
 `dockyard monitor`, but never refused: a new batch drawn from the same distribution will
 hold values past the first sample's extremes. Ranges a user writes as `ge`/`le` are hard.
 ISO dates and timestamps are drafted as `dtype: datetime` (with `tz` when they carry a
-zone); the one datetime column without gaps (or `--time COLUMN`) becomes the time axis.
+zone), and so are dates written in one other form that the values themselves pin down
+(31/12/2024, with `format: '%d/%m/%Y'`); the one datetime column without gaps (or
+`--time COLUMN`) becomes the time axis.
 A folder's batches are read in time order when there is a time axis, else in name order.
 """
 
@@ -99,6 +101,7 @@ def add_dataset(
             "is read (data.source.drop_columns); remove them from that list once they hold "
             "values, and add them to the schema"
         )
+    formats = _date_formats(table, target, notes)
     time = _time_axis(table, target, time, relative, notes)
     if file.is_dir():
         order = (
@@ -123,11 +126,15 @@ def add_dataset(
             **({"drop_columns": empty} if empty else {}),
             **({"window": "${data.window}"} if file.is_dir() else {}),
             **({"time": time} if file.is_dir() and time else {}),
+            **({"time_format": formats[time]} if file.is_dir() and time in formats else {}),
         },
         "target": target,
         "task": task,
         "image_shape": None,
-        "schema": {"strict": True, "columns": _infer_columns(table, target, task, notes, time)},
+        "schema": {
+            "strict": True,
+            "columns": _infer_columns(table, target, task, notes, time, formats),
+        },
     }
     dvc_add(relative, root)
     config_path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +268,12 @@ def _dtype_name(series: pd.Series) -> str:
 
 
 def _infer_columns(
-    table: pd.DataFrame, target: str, task: str, notes: list[str], time: str | None = None
+    table: pd.DataFrame,
+    target: str,
+    task: str,
+    notes: list[str],
+    time: str | None = None,
+    formats: dict[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     columns: dict[str, dict[str, Any]] = {}
     for column in table.columns:
@@ -271,6 +283,8 @@ def _infer_columns(
             spec["nullable"] = True
         present = series.dropna()
         if spec["dtype"] == "datetime":
+            if column in (formats or {}):
+                spec["format"] = (formats or {})[column]
             spec.update(_datetime_spec(series, present))
             if column == time:
                 spec["time"] = True
@@ -296,6 +310,60 @@ def _infer_columns(
                 )
         columns[str(column)] = spec
     return columns
+
+
+# dates written with the day, month and year in some order, and maybe a time of day
+_WRITTEN_DATE = re.compile(
+    r"(?P<a>\d{1,4})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<c>\d{1,4})"
+    r"(?P<time>(?P<t>[ T])\d{1,2}:\d{2}(?P<s>:\d{2})?)?"
+)
+
+
+def _date_formats(table: pd.DataFrame, target: str, notes: list[str]) -> dict[str, str]:
+    """Text columns whose every value is a date written in one non-ISO form (31/12/2024,
+    12.31.2024 10:30, 2024/12/31): read in place as datetimes, and the form they are
+    written in, to draft as the column's `format`. A form no value tells apart (01/02/2024
+    as day or month first) is left as text, with a note: it is never guessed."""
+    found: dict[str, str] = {}
+    for column in table.columns:
+        series = table[column]
+        if column == target or _dtype_name(series) != "str":
+            continue
+        present = series.dropna().astype(str).str.strip()
+        if present.empty:
+            continue
+        first = _WRITTEN_DATE.fullmatch(present.iloc[0])
+        if first is None:
+            continue
+        sep, clock = first["sep"], first["time"] is not None
+        time = (f"{first['t']}%H:%M" + (":%S" if first["s"] else "")) if clock else ""
+        orders = ["%Y{0}%m{0}%d"] if len(first["a"]) == 4 else ["%d{0}%m{0}%Y", "%m{0}%d{0}%Y"]
+        fits = []
+        for order in orders:
+            fmt = order.format(sep) + time
+            parsed = pd.to_datetime(present, format=fmt, exact=True, errors="coerce")
+            if not parsed.isna().any():
+                fits.append(fmt)
+        if len(fits) == 1:
+            fmt = fits[0]
+            stripped = series.str.strip()
+            table[column] = pd.to_datetime(stripped, format=fmt, exact=True).astype(
+                "datetime64[us]"
+            )
+            found[str(column)] = fmt
+            notes.append(
+                f"column {column!r} holds dates written as {present.iloc[0]!r}: drafted as "
+                f"dtype: datetime with format: '{fmt}', the one form every value fits; rows "
+                "in any other form (ISO included) are refused, never guessed"
+            )
+        elif len(fits) == 2:
+            notes.append(
+                f"column {column!r} holds dates such as {present.iloc[0]!r}, where no value "
+                f"tells the day from the month: drafted as text. If they are dates, set "
+                f"dtype: datetime and format: '{fits[0]}' (day first) or '{fits[1]}' "
+                "(month first) in the draft"
+            )
+    return found
 
 
 def _datetime_spec(series: pd.Series, present: pd.Series) -> dict[str, Any]:

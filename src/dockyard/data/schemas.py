@@ -162,10 +162,10 @@ def coerce_datetimes(table: pd.DataFrame, schema_cfg: Mapping[str, Any]) -> pd.D
         spec = _spec_for(str(column), schema_cfg)
         if spec is None or spec.get("dtype") != DATETIME:
             continue
-        values, tz = table[column], spec.get("tz")
+        values, tz, fmt = table[column], spec.get("tz"), spec.get("format")
         if _dtype(spec) == values.dtype:
             continue
-        wall, problems = to_wall_clock(values, tz)
+        wall, problems = to_wall_clock(values, tz, fmt)
         for bad, reason, shown in problems:
             for index, value in zip(table.index[bad], shown, strict=True):
                 rows.append(_problem(column, reason, value, index))
@@ -177,7 +177,7 @@ def coerce_datetimes(table: pd.DataFrame, schema_cfg: Mapping[str, Any]) -> pd.D
             instants = pd.to_datetime(
                 values.where(~_failed(problems, len(values))),
                 utc=True,
-                format="ISO8601",
+                format=fmt or "ISO8601",
                 errors="coerce",
             )
             table[column] = instants.dt.tz_convert(tz).astype(_dtype(spec))

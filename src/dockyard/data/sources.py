@@ -75,12 +75,14 @@ def table_file(
     drop_columns: list[str] | None = None,
     window: int | None = None,
     time: str | None = None,
+    time_format: str | None = None,
 ) -> pd.DataFrame:
     """A CSV or Parquet file, or a folder of batch files, in the repository (registered by
     `dockyard data add`).
 
     A folder's batches are read in order (of their earliest `time` value when the schema
-    has a time axis, else of their names) and stacked; `window` (data.window) keeps
+    has a time axis, read with `time_format` when it is not ISO 8601, else of their names)
+    and stacked; `window` (data.window) keeps
     the last N of them (None: all), so training on recent data is a param change. Each
     batch's row count rides along in `table.attrs` (see `readers.read_batches`) rather
     than as a column, so the batch name never becomes a feature. `drop_columns` are left
@@ -91,7 +93,7 @@ def table_file(
     from dockyard.data.readers import batch_files, read_batches, read_table
 
     if Path(path).is_dir():
-        files = window_files(batch_files(path, format, time), window)
+        files = window_files(batch_files(path, format, time, time_format), window)
         table = read_batches(files, format=format, delimiter=delimiter)
     elif window is not None:
         raise DataError(

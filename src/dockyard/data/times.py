@@ -16,6 +16,7 @@ them the same way for training and for scoring.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -26,14 +27,23 @@ DATETIME_MODES = ("parts", "cyclical", "drop")
 UNIT = "datetime64[us]"
 # a UTC offset after a time of day (a date's own "-05" is none)
 _OFFSET = re.compile(r"[T ]\d\d(:\d\d){0,2}(\.\d+)?\s*(Z|[+-]\d\d(:?\d\d)?)$", re.IGNORECASE)
+# what a column's `format` makes of one moment, to show it in messages
+SAMPLE_TIME = dt.datetime(2024, 1, 31, 16, 45, 30)
 # one cycle for each cyclical part: months 1-12, weekdays 0-6, hours 0-23
 _PERIOD = {"month": 12.0, "dayofweek": 7.0, "hour": 24.0}
 
 
-def _reasons(tz: str | None) -> dict[str, str]:
+def _reasons(tz: str | None, fmt: str | None = None) -> dict[str, str]:
+    if fmt:
+        example = SAMPLE_TIME.strftime(fmt)
+        unreadable = f"not a date/time in the column's format {fmt} (e.g. {example})"
+    else:
+        unreadable = (
+            "not a date/time (the column is datetime; write ISO 8601, e.g. 2024-01-05 or "
+            "2024-01-05T10:30:00)"
+        )
     return {
-        "unreadable": "not a date/time (the column is datetime; write ISO 8601, e.g. "
-        "2024-01-05 or 2024-01-05T10:30:00)",
+        "unreadable": unreadable,
         "naive": f"no time zone (the column is declared tz: {tz}; write an offset, e.g. "
         "2024-01-05T10:30:00+00:00)",
         "aware": "has a time zone (the column is declared without tz: add `tz: UTC` to the "
@@ -42,15 +52,16 @@ def _reasons(tz: str | None) -> dict[str, str]:
 
 
 def to_wall_clock(
-    values: Any, tz: str | None = None
+    values: Any, tz: str | None = None, fmt: str | None = None
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, str, list[Any]]]]:
     """`values` (pandas, numpy, Arrow or a list) as wall-clock times in zone `tz` (naive
     datetime64[us], NaT = missing or refused), and the refused values as
-    (row mask, reason, values as found)."""
+    (row mask, reason, values as found). Text is read as ISO 8601, or with the column's
+    declared `format` (strftime codes, e.g. %d/%m/%Y) exactly."""
     import pandas as pd
 
     series = _as_series(values)
-    reasons = _reasons(tz)
+    reasons = _reasons(tz, fmt)
     problems: list[tuple[np.ndarray, str, list[Any]]] = []
     dtype = series.dtype
     if isinstance(dtype, pd.DatetimeTZDtype):
@@ -68,18 +79,22 @@ def to_wall_clock(
                 problems.append((bad, reasons["naive"], _shown(series, bad)))
             return np.full(len(series), np.datetime64("NaT"), dtype=UNIT), problems
         return series.to_numpy(dtype=UNIT), problems
-    return _parse_objects(series, tz, reasons, problems)
+    return _parse_objects(series, tz, fmt, reasons, problems)
 
 
-def _parse_objects(series: Any, tz: str | None, reasons: dict[str, str], problems: list) -> tuple:
-    """Text, dates, Python datetimes or numbers: each distinct value parsed once."""
-    import datetime as dt
-
+def _parse_objects(
+    series: Any, tz: str | None, fmt: str | None, reasons: dict[str, str], problems: list
+) -> tuple:
+    """Text, dates, Python datetimes or numbers: each distinct value parsed once. Text must
+    be ISO 8601 (year first), or match the declared `fmt` exactly: `01/02/2023` is never
+    guessed as 2 January or as 1 February, so a feed that switches between day-first,
+    month-first and ISO dates fails instead of going wrong."""
     import pandas as pd
 
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     parsed = np.full(len(uniques) + 1, np.datetime64("NaT"), dtype=UNIT)
     kind = np.zeros(len(uniques) + 1, dtype=np.int8)  # 0 ok/missing, 1 unreadable, 2/3 zone
+    texts: dict[int, str] = {}
     for index, value in enumerate(uniques):
         if isinstance(value, str) and value.strip().lower() in ("", "nan", "nat", "null"):
             continue
@@ -94,8 +109,11 @@ def _parse_objects(series: Any, tz: str | None, reasons: dict[str, str], problem
         if aware != (tz is not None):
             kind[index] = 3 if aware else 2
             continue
+        if isinstance(value, str):
+            texts[index] = value.strip()  # parsed together below
+            continue
         try:
-            stamp = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+            stamp = pd.Timestamp(value)
         except (ValueError, TypeError, OverflowError):
             kind[index] = 1
             continue
@@ -104,6 +122,19 @@ def _parse_objects(series: Any, tz: str | None, reasons: dict[str, str], problem
         if aware:
             stamp = stamp.tz_convert(tz).tz_localize(None)
         parsed[index] = np.datetime64(stamp.to_datetime64(), "us")
+    if texts:
+        at = np.fromiter(texts, dtype=np.int64, count=len(texts))
+        stamps = pd.to_datetime(
+            pd.Series(list(texts.values()), dtype=object),
+            format=fmt or "ISO8601",
+            errors="coerce",
+            utc=tz is not None,  # every text here carries an offset: the instant, then tz
+        )
+        if tz is not None:
+            stamps = stamps.dt.tz_convert(tz).dt.tz_localize(None)
+        wall = stamps.to_numpy(dtype=UNIT)
+        parsed[at] = wall
+        kind[at[np.isnat(wall)]] = 1
     codes = np.where(codes < 0, len(uniques), codes)
     for value, reason in ((1, "unreadable"), (2, "naive"), (3, "aware")):
         bad = kind[codes] == value
@@ -147,7 +178,7 @@ def bound(value: Any) -> np.datetime64 | None:
         return None
     import pandas as pd
 
-    stamp = pd.Timestamp(str(value))
+    stamp = pd.to_datetime(str(value), format="ISO8601")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_localize(None)
     return np.datetime64(stamp.to_datetime64(), "us")

@@ -35,7 +35,7 @@ def dataset_batches(data_cfg: Any, root: Path) -> list[Path] | None:
     if not folder.is_dir():
         return None
     settings = _source_settings(data_cfg)
-    return batch_files(folder, settings["format"], settings["time"])
+    return batch_files(folder, settings["format"], settings["time"], settings["time_format"])
 
 
 def read_batch(path: Path, data_cfg: Any, explicit: bool = False) -> pd.DataFrame:
@@ -78,9 +78,16 @@ def read_batches_of(files: list[Path], data_cfg: Any) -> pd.DataFrame:
 def _source_settings(data_cfg: Any) -> dict[str, Any]:
     source = data_cfg.source
     if source.get("_target_") != TABLE_FILE_SOURCE:
-        return {"format": None, "delimiter": ",", "drop_columns": [], "time": None}
+        return {
+            "format": None,
+            "delimiter": ",",
+            "drop_columns": [],
+            "time": None,
+            "time_format": None,
+        }
     return {
         "time": source.get("time"),
+        "time_format": source.get("time_format"),
         "format": source.get("format"),
         "delimiter": source.get("delimiter") or ",",
         "drop_columns": list(source.get("drop_columns") or []),

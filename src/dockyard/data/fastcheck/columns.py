@@ -28,6 +28,7 @@ class ColumnSpec:
     allow_inf: bool
     # datetime columns: the zone, and the hard bounds as wall-clock times
     tz: str | None = None
+    format: str | None = None
     after: np.datetime64 | None = None
     before: np.datetime64 | None = None
 
@@ -46,6 +47,7 @@ def column_spec(name: str, raw: Mapping[str, Any]) -> ColumnSpec:
         unique=bool(raw.get("unique", False)),
         allow_inf=bool(raw.get("allow_inf", False)),
         tz=raw.get("tz") if dated else None,
+        format=raw.get("format") if dated else None,
         after=bound(raw.get("ge")) if dated else None,
         before=bound(raw.get("le")) if dated else None,
     )

@@ -14,7 +14,7 @@ from dockyard.data.times import show, to_wall_clock
 def time_failures(spec: ColumnSpec, column: Any) -> tuple[np.ndarray, list[Failure]]:
     """A datetime column read as wall-clock times, and its refused rows: values that are no
     dates (or whose zone disagrees with the schema), missing values, values out of bounds."""
-    wall, problems = to_wall_clock(column, spec.tz)
+    wall, problems = to_wall_clock(column, spec.tz, spec.format)
     failures = [
         Failure(spec.name, reason, np.flatnonzero(bad), shown) for bad, reason, shown in problems
     ]
