@@ -324,6 +324,23 @@ def test_csv_blocks_cut_between_rows_only(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(read, expected, check_dtype=False)
 
 
+def test_the_csv_delimiter_is_the_one_that_splits_the_header(tmp_path: Path) -> None:
+    """A file exported where the decimal sign is a comma (';'), or as TSV, reads like the
+    comma-separated one (it was read as one column named 'id;note;value' and refused)."""
+    from dockyard.serve.batch import header_fields, read_chunks
+
+    table = pd.DataFrame(
+        {"id": ["1", "2", "3"], "note": ["with, comma", "a;b", "tab"], "value": ["1.5", None, "-2"]}
+    )
+    for sep in (",", ";", "\t", "|"):
+        path = tmp_path / f"t{ord(sep)}.csv"
+        table.to_csv(path, sep=sep, index=False)
+        read = pd.concat([c.to_pandas() for c in read_chunks(path, "csv", 2)], ignore_index=True)
+        pd.testing.assert_frame_equal(read, table, check_dtype=False)
+    assert header_fields("a,b;c\r\n") == (["a", "b;c"], ",")  # a tie goes to the comma
+    assert header_fields("only") == (["only"], ",")
+
+
 # ----------------------------------------------------------------------------- the command
 
 

@@ -246,6 +246,44 @@ def test_dates_in_another_form_are_drafted_with_their_format_and_read_by_it(
     }
 
 
+def test_numbers_with_a_decimal_comma_are_named_with_the_way_to_read_them(
+    tmp_path: Path,
+) -> None:
+    """A ';'-delimited export with decimal commas: the amounts are not drafted as hundreds
+    of categories under an 'identifier?' note, but named, with a command that re-saves the
+    file; run, it makes them numbers."""
+    root = git_dvc_repo(tmp_path / "repo")
+    rng = np.random.default_rng(8)
+    amounts = rng.normal(1500, 400, 120).round(2)
+    table = pd.DataFrame(
+        {
+            "betrag": [
+                f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for v in amounts
+            ],
+            "menge": rng.integers(1, 9, 120),
+            "klasse": rng.choice(["ja", "nein"], 120),
+        }
+    )
+    path = root / "data" / "euro.csv"
+    table.to_csv(path, sep=";", index=False)
+    registration = add_dataset(path, "klasse", root=root)
+    spec = yaml.safe_load(registration.config_path.read_text())["schema"]["columns"]["betrag"]
+    assert spec == {"dtype": "str"}
+    (note,) = [n for n in registration.notes if "betrag" in n]
+    assert "decimal comma" in note and "distinct text values" not in note
+    command = note.split("e.g. ", 2)[2]
+    assert command.startswith('python -c "') and "sep=';', decimal=','" in command
+    subprocess.run(
+        [sys.executable, "-c", command.removeprefix('python -c "').removesuffix('"')],
+        cwd=root,
+        check=True,
+    )
+    again = add_dataset(path, "klasse", root=root, force=True)
+    spec = yaml.safe_load(again.config_path.read_text())["schema"]["columns"]["betrag"]
+    assert spec["dtype"] == "float64"
+    np.testing.assert_allclose(read_table(path, delimiter=";")["betrag"], amounts)
+
+
 def test_a_column_format_is_checked_where_it_is_given(tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 

@@ -102,6 +102,18 @@ def add_dataset(
             "values, and add them to the schema"
         )
     formats = _date_formats(table, target, notes)
+    comma_numbers = _decimal_comma_columns(table, target)
+    if comma_numbers:
+        sep = "\\t" if delimiter == "\t" else delimiter
+        notes.append(
+            f"column(s) {', '.join(map(repr, comma_numbers))} hold numbers written with a "
+            f"decimal comma (e.g. {table[comma_numbers[0]].dropna().iloc[0]!r} in "
+            f"{comma_numbers[0]!r}). dockyard reads numbers with a "
+            "decimal point, so they were drafted as text, one category per value. Re-save "
+            "the file with decimal points and run this command again with --force, e.g. "
+            f"python -c \"import pandas as pd; pd.read_csv('{relative}', sep='{sep}', "
+            f"decimal=',', thousands='.').to_csv('{relative}', sep='{sep}', index=False)\""
+        )
     time = _time_axis(table, target, time, relative, notes)
     if file.is_dir():
         order = (
@@ -133,7 +145,7 @@ def add_dataset(
         "image_shape": None,
         "schema": {
             "strict": True,
-            "columns": _infer_columns(table, target, task, notes, time, formats),
+            "columns": _infer_columns(table, target, task, notes, time, formats, comma_numbers),
         },
     }
     dvc_add(relative, root)
@@ -274,6 +286,7 @@ def _infer_columns(
     notes: list[str],
     time: str | None = None,
     formats: dict[str, str] | None = None,
+    comma_numbers: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     columns: dict[str, dict[str, Any]] = {}
     for column in table.columns:
@@ -288,7 +301,11 @@ def _infer_columns(
             spec.update(_datetime_spec(series, present))
             if column == time:
                 spec["time"] = True
-        elif column != target and _looks_like_key(str(column), series):
+        elif (
+            column != target
+            and column not in (comma_numbers or ())
+            and _looks_like_key(str(column), series)
+        ):
             spec.update(key=True, unique=True)
             notes.append(
                 f"column {column!r} looks like an identifier (every value distinct): marked "
@@ -302,6 +319,8 @@ def _infer_columns(
             distinct = present.nunique()
             if distinct <= MAX_CATEGORIES:
                 spec["isin"] = sorted(str(v) for v in present.unique())
+            elif column in (comma_numbers or ()):
+                pass  # a note of its own says how to make it numbers
             else:
                 notes.append(
                     f"column {column!r} holds {distinct} distinct text values: no category list "
@@ -363,6 +382,25 @@ def _date_formats(table: pd.DataFrame, target: str, notes: list[str]) -> dict[st
                 f"dtype: datetime and format: '{fits[0]}' (day first) or '{fits[1]}' "
                 "(month first) in the draft"
             )
+    return found
+
+
+_COMMA_NUMBER = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
+
+
+def _decimal_comma_columns(table: pd.DataFrame, target: str) -> list[str]:
+    """Text columns whose every value is a number written with a decimal comma (12,5 or
+    1.234,56; some may be whole), at least one with a comma."""
+    found = []
+    for column in table.columns:
+        series = table[column]
+        if column == target or _dtype_name(series) != "str":
+            continue
+        present = series.dropna().astype(str).str.strip()
+        if present.empty or not present.str.contains(",", regex=False).any():
+            continue
+        if present.map(lambda v: _COMMA_NUMBER.fullmatch(v) is not None).all():
+            found.append(str(column))
     return found
 
 

@@ -225,6 +225,21 @@ def read_chunks(source: Path, fmt: str, batch_rows: int) -> Iterator[Any]:
         ) from None
 
 
+# what a CSV file may be delimited with: the one that splits the header into the most
+# fields, a comma on a tie (a file exported where the decimal sign is a comma uses ';')
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def header_fields(header: str) -> tuple[list[str], str]:
+    """A CSV header line's column names, and the delimiter that splits it."""
+    best: tuple[list[str], str] = ([], ",")
+    for delimiter in DELIMITERS:
+        names = next(csv.reader([header.rstrip("\r\n")], delimiter=delimiter), [])
+        if len(names) > len(best[0]):
+            best = (names, delimiter)
+    return best
+
+
 def _csv_chunks(source: Path, batch_rows: int) -> Iterator[Any]:
     """The file in blocks of whole rows, each parsed on its own (threads within a block).
 
@@ -236,7 +251,7 @@ def _csv_chunks(source: Path, batch_rows: int) -> Iterator[Any]:
 
     with open(source, "rb") as handle:
         header = handle.readline()
-        names = next(csv.reader([header.decode("utf-8-sig", "replace")]), [])
+        names, delimiter = header_fields(header.decode("utf-8-sig", "replace"))
         if not names:
             raise DataError(f"{source} has no header line.", kind="unreadable", path=source)
         if not header.endswith(b"\n"):
@@ -247,13 +262,15 @@ def _csv_chunks(source: Path, batch_rows: int) -> Iterator[Any]:
         convert = pacsv.ConvertOptions(
             column_types={name: pa.string() for name in names}, strings_can_be_null=True
         )
+        parse = pacsv.ParseOptions(delimiter=delimiter)
 
-        def parse(rows: bytes) -> Iterator[Any]:
+        def parse_block(rows: bytes) -> Iterator[Any]:
             buffer = arrow_buffer(header, rows)  # never a Python object: see serve.buffers
             try:
                 table = pacsv.read_csv(
                     buffer,
                     read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 22),
+                    parse_options=parse,
                     convert_options=convert,
                 )
             except pa.ArrowInvalid as error:
@@ -263,6 +280,7 @@ def _csv_chunks(source: Path, batch_rows: int) -> Iterator[Any]:
                 table = pacsv.read_csv(
                     buffer,
                     read_options=pacsv.ReadOptions(use_threads=False, block_size=len(buffer)),
+                    parse_options=parse,
                     convert_options=convert,
                 )
             yield from table.to_batches(max_chunksize=batch_rows)
@@ -273,14 +291,14 @@ def _csv_chunks(source: Path, batch_rows: int) -> Iterator[Any]:
             data, at_end = carry + data, not data
             if at_end:
                 if data.strip():
-                    yield from parse(data)
+                    yield from parse_block(data)
                 return
             cut = _last_row_end(data)
             if cut < 0:  # not one whole row yet
                 carry = data
                 continue
             carry = data[cut + 1 :]
-            yield from parse(data[: cut + 1])
+            yield from parse_block(data[: cut + 1])
 
 
 def _last_row_end(data: bytes) -> int:
