@@ -284,6 +284,20 @@ def test_numbers_with_a_decimal_comma_are_named_with_the_way_to_read_them(
     np.testing.assert_allclose(read_table(path, delimiter=";")["betrag"], amounts)
 
 
+def test_a_file_git_already_tracks_gets_dvcs_own_reason(tmp_path: Path) -> None:
+    """`dvc add` ran with --quiet, which hid DVC's reason: the error said 'failed: ' and
+    nothing."""
+    root = git_dvc_repo(tmp_path / "repo")
+    shop(50, 1).to_csv(root / "data" / "t.csv", index=False)
+    subprocess.run(["git", "add", "data/t.csv"], cwd=root, check=True, env=project_env())
+    with pytest.raises(DataError) as caught:
+        add_dataset(root / "data" / "t.csv", "churn", root=root)
+    assert (caught.value.kind, caught.value.path) == ("dvc-failed", "data/t.csv")
+    assert "already tracked by SCM" in str(caught.value)
+    assert "git rm -r --cached 'data/t.csv'" in str(caught.value)
+    assert not (root / "conf" / "data" / "t.yaml").exists()
+
+
 def test_a_column_format_is_checked_where_it_is_given(tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 

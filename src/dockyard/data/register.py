@@ -511,16 +511,18 @@ def _round(value: float, down: bool) -> float:
 def dvc_add(relative: str, root: Path) -> None:
     """Record a file's or folder's current content with DVC (`dvc add`: the .dvc pointer)."""
     result = subprocess.run(
-        [sys.executable, "-m", "dvc", "add", "--quiet", relative],
+        [sys.executable, "-m", "dvc", "add", relative],  # --quiet would hide DVC's reason
         cwd=root,
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
-        reason = " ".join((result.stderr or result.stdout).split())
+        output = result.stderr + result.stdout
+        start = output.find("ERROR:")
+        reason = " ".join(output[max(start, 0) :].split()).removeprefix("ERROR: ")
         raise DataError(
-            f"`dvc add {relative}` failed: {reason} (If git already tracks the file, run "
-            f"`git rm --cached {relative}` first.)",
+            f"`dvc add {relative}` failed (exit {result.returncode}): "
+            f"{reason or 'DVC gave no reason'}",
             kind="dvc-failed",
             path=relative,
         )
