@@ -298,6 +298,44 @@ def test_a_file_git_already_tracks_gets_dvcs_own_reason(tmp_path: Path) -> None:
     assert not (root / "conf" / "data" / "t.yaml").exists()
 
 
+def test_true_false_with_missing_values_passes_the_draft_it_was_given(tmp_path: Path) -> None:
+    """A yes/no flag with gaps, from CSV (read as objects) and Parquet (pandas' `boolean`):
+    data add drafted `dtype: bool, nullable: true`, then ingest refused its own draft
+    ('wrong type'), and predict refused every CSV row ('True' is no number). Now both read
+    it, and only a value that is no truth value is refused, with its row."""
+    root = git_dvc_repo(tmp_path / "repo")
+    rng = np.random.default_rng(6)
+    table = shop(80, 2).assign(
+        member=pd.array(rng.choice([True, False], 80), dtype="boolean"),
+        visits=lambda t: pd.array(t["visits"], dtype="Int64"),
+    )
+    table.loc[[3, 9], "member"] = pd.NA
+    table.loc[4, "visits"] = pd.NA
+    for name in ("t.parquet", "t.csv"):  # the CSV's draft is checked against below
+        path = root / "data" / name
+        table.to_csv(path, index=False) if name.endswith(".csv") else table.to_parquet(path)
+        registration = add_dataset(path, "churn", root=root, name="t", force=True)
+        schema = yaml.safe_load(registration.config_path.read_text())["schema"]
+        assert schema["columns"]["member"] == {"dtype": "bool", "nullable": True}, name
+        summary = validate_table(read_table(path), schema, where=name, fix_in="conf")
+        assert summary["status"] == "passed", name
+    bad = table.astype({"member": object})
+    bad.loc[5, "member"] = "yes"
+    bad.to_csv(root / "data" / "bad.csv", index=False)
+    with pytest.raises(ValidationFailed) as caught:
+        validate_table(read_table(root / "data" / "bad.csv"), schema, where="b", fix_in="c")
+    assert "wrong type (expected bool)  1         row 5: yes" in str(caught.value)
+    # predict's and the server's reading: text as CSV writes it, JSON's true/false
+    compiled = CompiledSchema(schema, target="churn")
+    rows = table.drop(columns="churn").astype(str).replace({"<NA>": None})
+    assert compiled.check_pandas(rows).failures == []
+    values, problems = to_numbers(["True", "false", "1", "0", None, True, "yes", 2], "bool")
+    np.testing.assert_array_equal(values[:6], [1.0, 0.0, 1.0, 0.0, np.nan, 1.0])
+    assert [(reason, shown) for _, reason, shown in problems] == [
+        ("not true/false (the column is bool)", ["yes", 2.0])
+    ]
+
+
 def test_a_column_format_is_checked_where_it_is_given(tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 

@@ -35,6 +35,12 @@ DTYPES = (
     "datetime",
 )
 NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "int16", "int8", "bool")
+# true and false as a bool column's text may hold them (Arrow's CSV spellings, pandas'
+# True/False among them)
+BOOLEAN_TEXT = {
+    **dict.fromkeys(("true", "True", "TRUE", "1"), 1.0),
+    **dict.fromkeys(("false", "False", "FALSE", "0"), 0.0),
+}
 # Lightning's precision settings dockyard accepts (trainer.precision also takes `auto`).
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")

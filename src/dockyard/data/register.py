@@ -265,12 +265,24 @@ def _check_target(values: pd.Series, target: str, task: str, where: str) -> None
         )
 
 
+def _booleans_with_gaps(series: pd.Series) -> bool:
+    """True/False with missing values, which a CSV column reads as objects."""
+    if series.dtype != object:
+        return False
+    present = series.dropna()
+    return (
+        len(present) > 0
+        and isinstance(present.iloc[0], bool)
+        and bool(present.map(lambda v: isinstance(v, bool)).all())
+    )
+
+
 def _dtype_name(series: pd.Series) -> str:
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
         return "datetime"
     if isinstance(series.dtype, pd.CategoricalDtype):
         return "category"
-    if pd.api.types.is_bool_dtype(series):
+    if pd.api.types.is_bool_dtype(series) or _booleans_with_gaps(series):
         return "bool"
     if pd.api.types.is_integer_dtype(series):
         return str(series.dtype) if str(series.dtype) in ("int8", "int16", "int32") else "int64"

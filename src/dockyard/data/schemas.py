@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from dockyard.config.schema import NUMERIC_DTYPES
+from dockyard.config.schema import BOOLEAN_TEXT, NUMERIC_DTYPES
 from dockyard.errors import ValidationFailed, shorten
 
 _EXAMPLES_PER_CHECK = 5
@@ -66,6 +66,20 @@ def _isin(allowed: list[Any]) -> pa.Check:
     return pa.Check(check, name="isin", error=f"isin({allowed})", ignore_na=False)
 
 
+def _booleans(series: pd.Series) -> pd.Series | bool:
+    """True/False values, whatever holds them (numpy bool, pandas boolean, objects)."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return True
+    return series.map(
+        lambda value: (
+            isinstance(value, bool | np.bool_)
+            # True/False as CSV writes them: in a column that other values kept as text, these
+            # are no failure of their own
+            or (isinstance(value, str) and value in BOOLEAN_TEXT)
+        )
+    )
+
+
 def _dtype(spec: Mapping[str, Any]) -> Any:
     """The pandas dtype a column holds once read (datetimes as microsecond timestamps in
     their declared zone)."""
@@ -99,8 +113,14 @@ def build_schema(schema_cfg: Mapping[str, Any]) -> pa.DataFrameSchema:
             checks.append(pa.Check.le(_bound(spec, spec["le"])))
         if spec.get("isin") is not None:
             checks.append(_isin(list(spec["isin"])))
+        dtype = _dtype(spec)
+        if dtype == "bool":
+            # True/False with missing values is read as objects (CSV) or pandas' `boolean`
+            # (Parquet), which pandera's bool dtype refuses: check the values instead
+            dtype = None
+            checks.insert(0, pa.Check(_booleans, error="dtype('bool')", ignore_na=True))
         columns[name] = pa.Column(
-            _dtype(spec),
+            dtype,
             checks=checks,
             nullable=bool(spec.get("nullable", False)),
             unique=bool(spec.get("unique", False)),

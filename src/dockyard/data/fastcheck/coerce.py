@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from dockyard.config.schema import NUMERIC_DTYPES
+from dockyard.config.schema import BOOLEAN_TEXT, NUMERIC_DTYPES
 
 # the dtypes whose values must be whole numbers
 WHOLE = tuple(d for d in NUMERIC_DTYPES if d.startswith("int"))
@@ -36,9 +36,10 @@ def to_numbers(column: Any, dtype: str) -> tuple[np.ndarray, list[tuple[np.ndarr
     number in a numeric column: refused like text, never read as 1.0."""
     booleans = _booleans(column) if dtype != "bool" else None
     shown_booleans = [] if booleans is None else [bool(v) for v in _as_objects(column)[booleans]]
+    parse = _parse_bool if dtype == "bool" else _parse_number
     column = _from_arrow(column, numeric=True)
     if isinstance(column, Text):
-        parsed = np.array([_parse_number(c) for c in column.categories] + [np.nan])
+        parsed = np.array([parse(c) for c in column.categories] + [np.nan])
         values = parsed[column.codes]
         bad = np.isnan(values) & (column.codes >= 0)
         # a category spelt as a missing value ('nan', 'NaN') is missing, not text
@@ -49,8 +50,14 @@ def to_numbers(column: Any, dtype: str) -> tuple[np.ndarray, list[tuple[np.ndarr
     else:
         if hasattr(column, "to_numpy") and not isinstance(column, np.ndarray):  # pandas
             column = _pandas_values(column)
-        values, bad, shown = _object_numbers(column)
-    problems = [(bad, f"not a number (the column is {dtype})", shown)] if bad.any() else []
+        values, bad, shown = _object_numbers(column, parse)
+    if dtype == "bool":  # a number other than 0 and 1 is no truth value either
+        other = np.isfinite(values) & (values != 0.0) & (values != 1.0)
+        if other.any():
+            bad, shown = bad | other, [*shown, *values[other].tolist()]
+            values = np.where(other, np.nan, values)
+    wanted = "true/false" if dtype == "bool" else "a number"
+    problems = [(bad, f"not {wanted} (the column is {dtype})", shown)] if bad.any() else []
     if booleans is not None:
         values = np.where(booleans, np.nan, values)
         problems.append(
@@ -105,7 +112,7 @@ def _missing_mask(column: Any) -> np.ndarray:
     return isna().to_numpy() if isna is not None else np.zeros(len(column), dtype=bool)
 
 
-def _object_numbers(column: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+def _object_numbers(column: Any, parse: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     if isinstance(column, np.ndarray) and column.dtype.kind in "fiub":
         values = column.astype(np.float64, copy=False)
         return values, np.zeros(len(values), dtype=bool), []
@@ -119,7 +126,7 @@ def _object_numbers(column: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     bad = np.zeros(len(column), dtype=bool)
     shown = []
     for i, value in enumerate(column):
-        number = _parse_number(value)
+        number = parse(value)
         values[i] = number
         if np.isnan(number) and not _is_missing(value):
             bad[i] = True
@@ -138,6 +145,14 @@ def _parse_number(value: Any) -> float:
         except ValueError:
             return np.nan
     return np.nan
+
+
+def _parse_bool(value: Any) -> float:
+    """1.0 or 0.0 for a truth value (True, 'true', 1), NaN otherwise (a number other than
+    0 or 1 comes through, for the caller to refuse)."""
+    if isinstance(value, str):
+        return BOOLEAN_TEXT.get(value.strip(), np.nan)
+    return _parse_number(value)
 
 
 def _is_missing(value: Any) -> bool:
