@@ -23,6 +23,7 @@ import math
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -350,37 +351,39 @@ _WRITTEN_DATE = re.compile(
 )
 
 
+def _text_columns(table: pd.DataFrame, target: str) -> Iterator[tuple[Any, pd.Series]]:
+    """Each feature column read as text, with its values present (stripped)."""
+    for column in table.columns:
+        if column == target or _dtype_name(table[column]) != "str":
+            continue
+        present = table[column].dropna().astype(str).str.strip()
+        if not present.empty:
+            yield column, present
+
+
 def _date_formats(table: pd.DataFrame, target: str, notes: list[str]) -> dict[str, str]:
     """Text columns whose every value is a date written in one non-ISO form (31/12/2024,
     12.31.2024 10:30, 2024/12/31): read in place as datetimes, and the form they are
     written in, to draft as the column's `format`. A form no value tells apart (01/02/2024
     as day or month first) is left as text, with a note: it is never guessed."""
     found: dict[str, str] = {}
-    for column in table.columns:
-        series = table[column]
-        if column == target or _dtype_name(series) != "str":
-            continue
-        present = series.dropna().astype(str).str.strip()
-        if present.empty:
-            continue
+    for column, present in list(_text_columns(table, target)):
         first = _WRITTEN_DATE.fullmatch(present.iloc[0])
         if first is None:
             continue
         sep, clock = first["sep"], first["time"] is not None
         time = (f"{first['t']}%H:%M" + (":%S" if first["s"] else "")) if clock else ""
         orders = ["%Y{0}%m{0}%d"] if len(first["a"]) == 4 else ["%d{0}%m{0}%Y", "%m{0}%d{0}%Y"]
-        fits = []
+        fits = {}
         for order in orders:
             fmt = order.format(sep) + time
             parsed = pd.to_datetime(present, format=fmt, exact=True, errors="coerce")
             if not parsed.isna().any():
-                fits.append(fmt)
+                fits[fmt] = parsed
         if len(fits) == 1:
-            fmt = fits[0]
-            stripped = series.str.strip()
-            table[column] = pd.to_datetime(stripped, format=fmt, exact=True).astype(
-                "datetime64[us]"
-            )
+            ((fmt, parsed),) = fits.items()
+            # the rows left out of `present` were missing: NaT
+            table[column] = parsed.reindex(table.index).astype("datetime64[us]")
             found[str(column)] = fmt
             notes.append(
                 f"column {column!r} holds dates written as {present.iloc[0]!r}: drafted as "
@@ -388,10 +391,11 @@ def _date_formats(table: pd.DataFrame, target: str, notes: list[str]) -> dict[st
                 "in any other form (ISO included) are refused, never guessed"
             )
         elif len(fits) == 2:
+            day_first, month_first = fits
             notes.append(
                 f"column {column!r} holds dates such as {present.iloc[0]!r}, where no value "
                 f"tells the day from the month: drafted as text. If they are dates, set "
-                f"dtype: datetime and format: '{fits[0]}' (day first) or '{fits[1]}' "
+                f"dtype: datetime and format: '{day_first}' (day first) or '{month_first}' "
                 "(month first) in the draft"
             )
     return found
@@ -403,17 +407,12 @@ _COMMA_NUMBER = re.compile(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?")
 def _decimal_comma_columns(table: pd.DataFrame, target: str) -> list[str]:
     """Text columns whose every value is a number written with a decimal comma (12,5 or
     1.234,56; some may be whole), at least one with a comma."""
-    found = []
-    for column in table.columns:
-        series = table[column]
-        if column == target or _dtype_name(series) != "str":
-            continue
-        present = series.dropna().astype(str).str.strip()
-        if present.empty or not present.str.contains(",", regex=False).any():
-            continue
-        if present.map(lambda v: _COMMA_NUMBER.fullmatch(v) is not None).all():
-            found.append(str(column))
-    return found
+    return [
+        str(column)
+        for column, present in _text_columns(table, target)
+        if present.str.contains(",", regex=False).any()
+        and present.map(lambda v: _COMMA_NUMBER.fullmatch(v) is not None).all()
+    ]
 
 
 def _datetime_spec(series: pd.Series, present: pd.Series) -> dict[str, Any]:
